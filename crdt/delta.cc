@@ -1,0 +1,34 @@
+#include "crdt/delta.h"
+
+#include <algorithm>
+
+namespace converge {
+
+Status DeltaInterval::Append(const Delta& d) {
+  if (d.origin != origin_ || d.seq != last_ + 1) {
+    return InvalidArgumentError("delta (" + std::to_string(d.origin) + ", " +
+                                std::to_string(d.seq) + ") does not extend the interval");
+  }
+  objects_[d.key].Join(d.object);
+  last_ = d.seq;
+  max_ts_ = std::max(max_ts_, d.ts);
+  return Status::Ok();
+}
+
+Status DeltaInterval::Append(const DeltaInterval& next) {
+  if (next.origin_ != origin_ || next.first_ != last_ + 1) {
+    return InvalidArgumentError("interval does not follow this one");
+  }
+  for (const auto& [key, obj] : next.objects_) objects_[key].Join(obj);
+  last_ = next.last_;
+  max_ts_ = std::max(max_ts_, next.max_ts_);
+  return Status::Ok();
+}
+
+bool DeltaInterval::WellFormed() const {
+  if (first_ < 1 || last_ < first_) return false;
+  return std::all_of(objects_.begin(), objects_.end(),
+                     [](const auto& kv) { return kv.second.WellFormed(); });
+}
+
+}  // namespace converge
