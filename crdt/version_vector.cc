@@ -62,6 +62,10 @@ uint64_t VersionVector::CountAhead(const VersionVector& other) const {
   return n;
 }
 
+bool VersionVector::WellFormed() const {
+  return std::none_of(entries_.begin(), entries_.end(), [](const auto& e) { return e.second == 0; });
+}
+
 std::string VersionVector::ToString() const {
   std::string out;
   for (const auto& [origin, seq] : entries_) {

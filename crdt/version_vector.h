@@ -52,6 +52,8 @@ class VersionVector {
 
   const std::map<ReplicaId, uint64_t>& entries() const { return entries_; }
   bool empty() const { return entries_.empty(); }
+  // No zero entries (decoders reject vectors that have them).
+  bool WellFormed() const;
 
   // "origin-hex=seq,..." in origin order, as INFO prints it.
   std::string ToString() const;

@@ -1,1 +1,148 @@
+#include "crdt/codec.h"
+
 #include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+#include "crdt/delta.h"
+#include "crdt/object.h"
+#include "crdt/version_vector.h"
+#include "tests/testing/seed.h"
+#include "tests/testing/status_matchers.h"
+
+namespace converge {
+namespace {
+
+Stamp At(uint64_t ms, ReplicaId r) { return Stamp{Timestamp(ms, 0), r}; }
+
+Object SampleObject() {
+  Object o;
+  (void)o.HashSet(At(1, 1), {{"name", "kiosk"}, {"price", "3"}}).ok();
+  (void)o.HashDelete(At(2, 2), {"price"}).ok();
+  (void)o.Set(At(0, 3), "loser").ok();  // a hidden slot is encoded too
+  return o;
+}
+
+TEST(CodecTest, RoundTripsEveryType) {
+  Object o = SampleObject();
+  StatusOr<Object> back = Decode<Object>(Encode(o));
+  ASSERT_OK(back);
+  EXPECT_EQ(*back, o);
+
+  VersionVector vv;
+  vv.Set(1, 10);
+  vv.Set(99, 3);
+  StatusOr<VersionVector> vv_back = Decode<VersionVector>(Encode(vv));
+  ASSERT_OK(vv_back);
+  EXPECT_EQ(*vv_back, vv);
+
+  Delta d{7, 1, Timestamp(5, 1), "key", o};
+  DeltaInterval interval(d);
+  Object inc;
+  Delta d2{7, 2, Timestamp(6, 0), "other", *inc.IncrBy(At(6, 7), 4)};
+  ASSERT_OK(interval.Append(d2));
+  EXPECT_FALSE(interval.Append(d2).ok()) << "not the next seq";
+  StatusOr<DeltaInterval> i_back = Decode<DeltaInterval>(Encode(interval));
+  ASSERT_OK(i_back);
+  EXPECT_EQ(*i_back, interval);
+  EXPECT_EQ(i_back->last(), 2u);
+  EXPECT_EQ(i_back->max_ts(), Timestamp(6, 0));
+}
+
+TEST(CodecTest, EqualStatesEncodeEqualWhateverTheOrderOfWrites) {
+  Object a, b;
+  auto da = *a.HashSet(At(1, 1), {{"x", "1"}});
+  auto db = *b.HashSet(At(2, 2), {{"y", "2"}});
+  a.Join(db);
+  b.Join(da);
+  EXPECT_EQ(Encode(a), Encode(b));
+}
+
+TEST(CodecTest, RefusesUnknownVersionTrailingBytesAndBadBools) {
+  std::string bytes = Encode(SampleObject());
+  std::string bad_version = bytes;
+  bad_version[0] = 9;
+  EXPECT_EQ(Decode<Object>(bad_version).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Decode<Object>(bytes + "x").status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Decode<Object>("").status().code(), StatusCode::kCorruption);
+
+  LwwRegister r;
+  r.Set("v", At(1, 1));
+  std::string reg = Encode(r);
+  // Layout: version, stamp (8 + 8), tombstone bool, then the value.
+  reg[1 + 16] = 2;
+  EXPECT_EQ(Decode<LwwRegister>(reg).status().code(), StatusCode::kCorruption);
+}
+
+TEST(CodecTest, AHugeLengthIsRefusedBeforeAllocating) {
+  // A VersionVector claiming 2^40 entries, and a register claiming a 2^50
+  // byte value, in a few bytes of input.
+  std::string vv(1, static_cast<char>(kFormatVersion));
+  uint64_t n = uint64_t{1} << 40;
+  vv.append(reinterpret_cast<const char*>(&n), 8);
+  StatusOr<VersionVector> r = Decode<VersionVector>(vv);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
+
+  LwwRegister reg;
+  reg.Set("v", At(1, 1));
+  std::string bytes = Encode(reg);
+  uint64_t huge = uint64_t{1} << 50;
+  bytes.replace(1 + 16 + 1, 8, reinterpret_cast<const char*>(&huge), 8);
+  EXPECT_EQ(Decode<LwwRegister>(bytes).status().code(), StatusCode::kCorruption);
+}
+
+TEST(CodecTest, RefusesStatesThatBreakInvariants) {
+  // A counter whose floor exceeds its count cannot come from the mutators.
+  PNCounter c;
+  c.Add(1, 1);
+  std::string bytes = Encode(c);
+  // p={1:1}, n={}, rp={}, rn={}: rewrite rp to {1:5}.
+  std::string forged(1, static_cast<char>(kFormatVersion));
+  forged += EncodeBody(c.p(), PNCounter::Entries{}, PNCounter::Entries{{1, 5}},
+                       PNCounter::Entries{});
+  EXPECT_EQ(Decode<PNCounter>(forged).status().code(), StatusCode::kCorruption);
+  EXPECT_OK(Decode<PNCounter>(bytes));
+}
+
+TEST(CodecTest, RandomAndTruncatedBytesGiveErrorsNotCrashes) {
+  const uint64_t seed = testing::AnnounceSeed("CodecTest.RandomBytes");
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  const std::string good = Encode(SampleObject());
+  int decoded = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes;
+    switch (i % 3) {
+      case 0:  // truncation
+        bytes = good.substr(0, rng() % good.size());
+        break;
+      case 1: {  // bit flips
+        bytes = good;
+        for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k) {
+          bytes[rng() % bytes.size()] ^= static_cast<char>(1 << (rng() % 8));
+        }
+        break;
+      }
+      default: {  // noise after a valid version byte
+        bytes.assign(1, static_cast<char>(kFormatVersion));
+        const size_t len = rng() % 64;
+        for (size_t k = 0; k < len; ++k) bytes += static_cast<char>(rng());
+      }
+    }
+    StatusOr<Object> o = Decode<Object>(bytes);
+    if (o.ok()) {
+      ++decoded;
+      EXPECT_TRUE(o->WellFormed());
+    } else {
+      EXPECT_EQ(o.status().code(), StatusCode::kCorruption);
+    }
+    (void)Decode<DeltaInterval>(bytes);
+    (void)Decode<VersionVector>(bytes);
+  }
+  std::cout << "decoded " << decoded << " of 20000 mangled inputs as well-formed states\n";
+}
+
+}  // namespace
+}  // namespace converge

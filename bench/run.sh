@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every benchmark binary of a build and prints its table.
+# Usage: bench/run.sh BUILD_DIR. Figures worth keeping go to bench/RESULTS.md
+# with the command that produced them.
+set -euo pipefail
+build=${1:-build}
+for b in "$build"/bench/*_bench; do
+  echo "== $(basename "$b")"
+  "$b" --benchmark_min_time=0.2
+done
