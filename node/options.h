@@ -1,0 +1,54 @@
+// NodeOptions: everything `converge serve` can be told (PROTOCOL.md, The
+// executable). Each field's comment ends in its default.
+#ifndef CONVERGE_NODE_OPTIONS_H_
+#define CONVERGE_NODE_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace converge {
+
+enum class FsyncMode { kAlways, kBatch, kEverySec };
+
+struct NodeOptions {
+  // RocksDB data directory; created if missing. Required.
+  std::string data_dir;
+  // Human name of the node, unique in the cluster. Default "host:port"
+  // (filled in by the node when empty).
+  std::string name;
+  // Address both listeners bind. Default 127.0.0.1.
+  std::string bind = "127.0.0.1";
+  // Client port (RESP2). Default 6380.
+  uint16_t port = 6380;
+  // Peer port (cluster bus). Default 0, meaning port + 10000.
+  uint16_t peer_port = 0;
+  // Peer addresses "host:peer-port" to join through. Default none.
+  std::vector<std::string> seeds;
+  // Shared secret peers must prove (HMAC challenge); empty = none. Default "".
+  std::string cluster_secret;
+  // Password clients must AUTH with; empty = none. Default "".
+  std::string requirepass;
+  // HTTP port for /metrics, /healthz and the status page; 0 = off. Default 0.
+  uint16_t http_port = 0;
+  // When an acknowledged write is on disk (DESIGN.md, Storage). Default everysec.
+  FsyncMode fsync = FsyncMode::kEverySec;
+  // Anti-entropy period. Default 200 ms.
+  uint64_t gossip_interval_ms = 200;
+  // HLC skew bound. Default 500 ms.
+  uint64_t max_clock_offset_ms = 500;
+  // Enables the DEBUG fault commands. Default off.
+  bool fault_injection = false;
+  // trace, debug, info, warn, error. Default info.
+  std::string log_level = "info";
+  // Worker threads of the node's io_context. Default 2.
+  int threads = 2;
+
+  uint16_t effective_peer_port() const {
+    return peer_port != 0 ? peer_port : static_cast<uint16_t>(port + 10000);
+  }
+};
+
+}  // namespace converge
+
+#endif  // CONVERGE_NODE_OPTIONS_H_
