@@ -240,10 +240,21 @@ RequestParser::Result RequestParser::FindLineEnd(size_t line_start, char c, size
   const size_t window = available <= limit ? available : limit + 1;
   const size_t stop = line_start + window;
   if (scan_ < stop) {
-    const void* found = std::memchr(data_ + scan_, c, stop - scan_);
-    if (found != nullptr) {
-      *at = static_cast<size_t>(static_cast<const char*>(found) - data_);
-      return Result::kGood;
+    // Header lines ("$3\r\n") are a few bytes long: a plain loop finds
+    // their CR faster than a call to memchr, which pays off on long lines.
+    const size_t quick = std::min(stop, scan_ + 24);
+    for (size_t i = scan_; i < quick; ++i) {
+      if (data_[i] == c) {
+        *at = i;
+        return Result::kGood;
+      }
+    }
+    if (quick < stop) {
+      const void* found = std::memchr(data_ + quick, c, stop - quick);
+      if (found != nullptr) {
+        *at = static_cast<size_t>(static_cast<const char*>(found) - data_);
+        return Result::kGood;
+      }
     }
     scan_ = stop;
   }
