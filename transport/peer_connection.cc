@@ -323,6 +323,12 @@ void PeerConnection::Establish(bool send_welcome) {
     CloseOnStrand(UnavailableError("transport stopped"));
     return;
   }
+  {
+    asio::error_code ec;
+    const auto local = socket_.local_endpoint(ec);
+    link_ = local.address().to_string() + ":" + std::to_string(local.port()) + " -> " +
+            EndpointString(socket_);
+  }
   std::shared_ptr<PeerCounters> counters;
   if (Status st = o->Register(shared_from_this(), &counters); !st.ok()) {
     Refuse(st, /*duplicate=*/true);

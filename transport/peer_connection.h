@@ -135,6 +135,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   // The dialed address, or the remote endpoint of an accepted socket.
   const std::string& address() const { return address_; }
   bool established() const { return established_.load(); }
+  // "local -> remote" TCP endpoints; set just before Register, then fixed.
+  const std::string& link() const { return link_; }
   // True when the handshake failed on either side for a reason other than a
   // duplicate connection; Transport reports these as refusals.
   bool refused() const { return refused_.load(); }
@@ -203,6 +205,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   std::deque<Delayed> delayed_;
   std::shared_ptr<PeerCounters> counters_;
   const char* deadline_what_ = "";
+  std::string link_;
 
   // Shared with other threads.
   std::atomic<uint64_t> peer_id_{0};

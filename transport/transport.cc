@@ -70,6 +70,10 @@ class Transport::Core : public ConnectionOwner, public std::enable_shared_from_t
   std::vector<PeerStats> AllStats() const;
   std::optional<uint64_t> FindPeerByName(std::string_view name) const;
   uint64_t rejected_connections() const { return rejected_connections_.load(); }
+  std::size_t connection_count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return connections_.size();
+  }
   void Partition(uint64_t peer);
   void SetLinkFaults(uint64_t peer, LinkFaults faults);
   void Heal();
@@ -493,6 +497,7 @@ PeerStats Transport::Core::StatsLocked(uint64_t id, const Peer& p) const {
   s.last_contact_ms = c.last_contact_ms;
   s.clock_offset_ms = c.clock_offset_ms;
   s.send_queue_bytes = p.conn ? p.conn->queued_bytes() : 0;
+  if (p.conn) s.link = p.conn->link();
   return s;
 }
 
@@ -590,6 +595,7 @@ std::vector<PeerStats> Transport::AllStats() const { return core_->AllStats(); }
 std::optional<uint64_t> Transport::FindPeerByName(std::string_view node_name) const {
   return core_->FindPeerByName(node_name);
 }
+std::size_t Transport::connection_count() const { return core_->connection_count(); }
 uint64_t Transport::rejected_connections() const { return core_->rejected_connections(); }
 void Transport::Partition(uint64_t peer) { core_->Partition(peer); }
 void Transport::SetLinkFaults(uint64_t peer, LinkFaults faults) {

@@ -118,7 +118,8 @@ struct PeerStats {
   int64_t connected_since_ms = 0;  // Unix ms; 0 while disconnected
   int64_t last_contact_ms = 0;     // Unix ms of the last frame received
   int64_t clock_offset_ms = 0;     // peer minus us, measured in the handshake
-  std::size_t send_queue_bytes = 0;
+  std::size_t send_queue_bytes = 0;  // now queued (incl. delayed) toward the peer
+  std::string link;  // "local ip:port -> remote ip:port" of the connection, if any
 };
 
 struct PeerEvent {
@@ -171,6 +172,8 @@ class Transport {
   std::optional<PeerStats> Stats(uint64_t peer) const;
   std::vector<PeerStats> AllStats() const;
   std::optional<uint64_t> FindPeerByName(std::string_view node_name) const;
+  // Live TCP connections, including ones still in their handshake.
+  std::size_t connection_count() const;
   // Connections closed before a handshake completed (garbage, bad auth, ...).
   uint64_t rejected_connections() const;
 
