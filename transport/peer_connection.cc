@@ -345,9 +345,9 @@ void PeerConnection::Establish(bool send_welcome) {
   o->OnEstablished(shared_from_this());
 }
 
-bool PeerConnection::Send(std::shared_ptr<const std::string> frame, int copies,
-                          std::chrono::milliseconds delay) {
-  if (closed_) return false;
+Status PeerConnection::Send(std::shared_ptr<const std::string> frame, int copies,
+                            std::chrono::milliseconds delay) {
+  if (closed_) return UnavailableError("connection to " + PeerLabel() + " is closed");
   const std::size_t bytes = frame->size() * static_cast<std::size_t>(copies);
   const std::size_t before = queued_bytes_.fetch_add(bytes);
   const std::size_t frames_before = queued_frames_.fetch_add(static_cast<std::size_t>(copies));
@@ -355,7 +355,7 @@ bool PeerConnection::Send(std::shared_ptr<const std::string> frame, int copies,
       frames_before + static_cast<std::size_t>(copies) > options_->max_send_queue_frames) {
     queued_bytes_ -= bytes;
     queued_frames_ -= static_cast<std::size_t>(copies);
-    return false;
+    return ResourceExhaustedError("send queue to peer " + PeerLabel() + " is full");
   }
   asio::post(strand_, [self = shared_from_this(), frame = std::move(frame), copies, delay] {
     if (self->state_ == State::kClosed) {
@@ -373,7 +373,7 @@ bool PeerConnection::Send(std::shared_ptr<const std::string> frame, int copies,
     }
     for (int i = 0; i < copies; ++i) self->Enqueue(frame, /*counted=*/true);
   });
-  return true;
+  return Status::Ok();
 }
 
 void PeerConnection::QueueControl(MessageType type, std::string body) {

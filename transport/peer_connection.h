@@ -117,9 +117,10 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   void Start();
 
   // Queues an encoded application frame `copies` times after `delay`.
-  // Returns false, and queues nothing, when the send queue bound would be
-  // exceeded or the connection is closed: the caller counts the drop.
-  bool Send(std::shared_ptr<const std::string> frame, int copies,
+  // Queues nothing and returns ResourceExhausted when the send queue bound
+  // would be exceeded, Unavailable when the connection is closed; the caller
+  // counts the drop.
+  Status Send(std::shared_ptr<const std::string> frame, int copies,
             std::chrono::milliseconds delay);
 
   // Closes now (pending writes are abandoned). Idempotent.

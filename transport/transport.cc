@@ -252,6 +252,14 @@ void Transport::Core::ScheduleDialLocked(const std::shared_ptr<DialTarget>& targ
   target->timer_armed = true;
   const auto wait = JitteredLocked(delay);
   asio::post(strand_, [self = shared_from_this(), target, wait] {
+    {
+      // Stop() may have run (and cancelled timers) since this was posted.
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (self->stopped_) {
+        target->timer_armed = false;
+        return;
+      }
+    }
     target->timer.expires_after(wait);
     target->timer.async_wait([self, target](const asio::error_code& ec) {
       std::lock_guard<std::mutex> lock(self->mu_);
@@ -407,6 +415,7 @@ void Transport::Core::Deliver(uint64_t peer, uint8_t type, std::string body) {
 }
 
 Status Transport::Core::Send(uint64_t peer, uint8_t type, std::string_view body) {
+  if (stopped_) return UnavailableError("transport stopped");
   if (type < kFirstApplicationType) {
     return InvalidArgumentError("message type " + std::to_string(type) +
                                 " is reserved for transport");
@@ -431,12 +440,10 @@ Status Transport::Core::Send(uint64_t peer, uint8_t type, std::string_view body)
     ++counters->frames_dropped;
     return Status::Ok();
   }
-  if (!conn->Send(std::make_shared<const std::string>(EncodeFrame(type, body)), d.copies,
-                  d.delay)) {
-    ++counters->frames_dropped;
-    return ResourceExhaustedError("send queue to peer " + conn->PeerLabel() + " is full");
-  }
-  return Status::Ok();
+  Status st =
+      conn->Send(std::make_shared<const std::string>(EncodeFrame(type, body)), d.copies, d.delay);
+  if (!st.ok()) ++counters->frames_dropped;
+  return st;
 }
 
 std::size_t Transport::Core::Broadcast(uint8_t type, std::string_view body) {
@@ -455,7 +462,7 @@ std::size_t Transport::Core::Broadcast(uint8_t type, std::string_view body) {
   std::size_t queued = 0;
   for (auto& [id, cc] : targets) {
     const FaultDecision d = DecideFault(id, /*outgoing=*/true);
-    if (d.drop || !cc.first->Send(frame, d.copies, d.delay)) {
+    if (d.drop || !cc.first->Send(frame, d.copies, d.delay).ok()) {
       ++cc.second->frames_dropped;
       continue;
     }
@@ -548,10 +555,8 @@ void Transport::Core::Heal() {
   log_->info("[{}] all link faults healed", options_.identity.node_name);
   for (const auto& t : targets_) {
     t->backoff = options_.reconnect_initial_backoff;
-    if (t->timer_armed) {
-      // Cut a long backoff short; the cancelled wait re-checks and dials.
-      asio::post(strand_, [t] { t->timer.cancel(); });
-    }
+    // Dial now rather than after a backoff grown during the fault; a pending
+    // backoff wait finds the target busy (or connected) and does nothing.
     MaybeDialLocked(t);
   }
 }
