@@ -544,6 +544,10 @@ int RunClusterUp(const ClusterUpOptions& options) {
   }
 
   if (stop) {
+    // Without a terminal the last change may still be held back by the
+    // 5-second rate limit; the state the cluster was stopped in matters.
+    Reap(children);
+    table.Show(RenderStatusTable(Rows(children)), /*force=*/true);
     table.Detach();
     std::printf("stopping the nodes...\n");
     std::fflush(stdout);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -136,10 +137,16 @@ std::optional<int64_t> ParseDecimal(std::string_view s) {
 }
 
 // An integer in [lo, hi] from a string (command line) or an integer (TOML).
-StatusOr<int64_t> CheckInteger(const RawValue& raw, int64_t lo, int64_t hi, std::string_view label) {
+// Command-line words are text to be read as a number; in TOML a number is
+// written as one, and port = "7001" is a type error worth pointing out.
+StatusOr<int64_t> CheckInteger(const RawValue& raw, int64_t lo, int64_t hi, std::string_view label,
+                               bool from_command_line) {
   const std::string what = "must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi);
   std::optional<int64_t> v;
-  if (const auto* s = std::get_if<std::string>(&raw)) v = ParseDecimal(*s);
+  if (const auto* s = std::get_if<std::string>(&raw)) {
+    if (!from_command_line) return Invalid(label, what + ", not a string", raw);
+    v = ParseDecimal(*s);
+  }
   if (const auto* i = std::get_if<int64_t>(&raw)) v = *i;
   if (!v || *v < lo || *v > hi) return Invalid(label, what, raw);
   return *v;
@@ -203,7 +210,8 @@ struct Assembly {
 
 // Checks one value and stores it. `label` is where the value came from, as
 // the user would find it: "--port" or "node.toml: port".
-Status Apply(const OptionSpec& spec, const RawValue& raw, std::string_view label, Assembly& a) {
+Status Apply(const OptionSpec& spec, const RawValue& raw, std::string_view label, bool from_command_line,
+             Assembly& a) {
   NodeOptions& o = a.options;
   switch (spec.kind) {
     case Kind::kText: {
@@ -227,7 +235,7 @@ Status Apply(const OptionSpec& spec, const RawValue& raw, std::string_view label
     case Kind::kPort:
     case Kind::kPortOrOff: {
       CONVERGE_ASSIGN_OR_RETURN(
-          const int64_t p, CheckInteger(raw, spec.kind == Kind::kPort ? 1 : 0, 65535, label));
+          const int64_t p, CheckInteger(raw, spec.kind == Kind::kPort ? 1 : 0, 65535, label, from_command_line));
       if (spec.name == "port") {
         o.port = static_cast<uint16_t>(p);
         a.port_label = std::string(label);
@@ -240,7 +248,7 @@ Status Apply(const OptionSpec& spec, const RawValue& raw, std::string_view label
       return Status::Ok();
     }
     case Kind::kMillis: {
-      CONVERGE_ASSIGN_OR_RETURN(const int64_t ms, CheckInteger(raw, 1, kMaxMillis, label));
+      CONVERGE_ASSIGN_OR_RETURN(const int64_t ms, CheckInteger(raw, 1, kMaxMillis, label, from_command_line));
       if (spec.name == "gossip-interval-ms") o.gossip_interval_ms = static_cast<uint64_t>(ms);
       if (spec.name == "max-clock-offset-ms") o.max_clock_offset_ms = static_cast<uint64_t>(ms);
       return Status::Ok();
@@ -319,6 +327,10 @@ std::string ErrnoText(int err) { return std::strerror(err); }
 
 // Reads a whole file; the error says why in the OS's words.
 StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_view label) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return InvalidArgumentError(std::string(label) + ": cannot read " + Quote(path) + ": Is a directory");
+  }
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -365,7 +377,7 @@ Status ApplyConfigFile(const std::string& path, Assembly& a) {
       return InvalidArgumentError("--config " + path + ":" + std::to_string(key.source().begin.line) +
                                   ": unknown key " + Quote(name));
     }
-    CONVERGE_RETURN_IF_ERROR(Apply(*spec, FromToml(node), path + ": " + name, a));
+    CONVERGE_RETURN_IF_ERROR(Apply(*spec, FromToml(node), path + ": " + name, /*from_command_line=*/false, a));
   }
   return Status::Ok();
 }
@@ -500,7 +512,7 @@ StatusOr<NodeOptions> ParseServeArgs(std::vector<std::string> args) {
     } else {
       raw = cl.text.find(spec.name)->second;
     }
-    CONVERGE_RETURN_IF_ERROR(Apply(spec, raw, label, a));
+    CONVERGE_RETURN_IF_ERROR(Apply(spec, raw, label, /*from_command_line=*/true, a));
   }
 
   NodeOptions& o = a.options;
