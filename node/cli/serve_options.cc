@@ -356,7 +356,7 @@ Status ApplyConfigFile(const std::string& path, Assembly& a) {
     const auto& where = e.source().begin;
     std::string reason(e.description());
     std::replace(reason.begin(), reason.end(), '\n', ' ');
-    return InvalidArgumentError("--config " + path + ":" + std::to_string(where.line) + ":" +
+    return InvalidArgumentError(path + ":" + std::to_string(where.line) + ":" +
                                 std::to_string(where.column) + ": " + reason);
   }
 #else
@@ -365,7 +365,7 @@ Status ApplyConfigFile(const std::string& path, Assembly& a) {
     const auto& where = result.error().source().begin;
     std::string reason(result.error().description());
     std::replace(reason.begin(), reason.end(), '\n', ' ');
-    return InvalidArgumentError("--config " + path + ":" + std::to_string(where.line) + ":" +
+    return InvalidArgumentError(path + ":" + std::to_string(where.line) + ":" +
                                 std::to_string(where.column) + ": " + reason);
   }
   table = std::move(result).table();
@@ -374,10 +374,11 @@ Status ApplyConfigFile(const std::string& path, Assembly& a) {
     const std::string name(key.str());
     const OptionSpec* spec = FindSpec(name);
     if (spec == nullptr) {
-      return InvalidArgumentError("--config " + path + ":" + std::to_string(key.source().begin.line) +
-                                  ": unknown key " + Quote(name));
+      return InvalidArgumentError(path + ":" + std::to_string(key.source().begin.line) + ": unknown key " +
+                                  Quote(name) + " (keys are the serve options without dashes)");
     }
-    CONVERGE_RETURN_IF_ERROR(Apply(*spec, FromToml(node), path + ": " + name, /*from_command_line=*/false, a));
+    const std::string label = path + ":" + std::to_string(node.source().begin.line) + ": " + name;
+    CONVERGE_RETURN_IF_ERROR(Apply(*spec, FromToml(node), label, /*from_command_line=*/false, a));
   }
   return Status::Ok();
 }

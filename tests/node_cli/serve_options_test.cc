@@ -254,6 +254,31 @@ TEST(ServeOptionsTest, FlagsWinOverTheFile) {
   EXPECT_EQ(o->gossip_interval_ms, 10u);
 }
 
+TEST(ServeOptionsTest, AFlagCanTurnOffFaultInjectionFromTheFile) {
+  TempDir dir;
+  const std::string config = dir.Write("c.toml", "data-dir = \"d\"\nfault-injection = true\n");
+  StatusOr<NodeOptions> o = ParseServeArgs({"--config", config});
+  ASSERT_OK(o);
+  EXPECT_TRUE(o->fault_injection);
+  o = ParseServeArgs({"--config", config, "--fault-injection=false"});
+  ASSERT_OK(o);
+  EXPECT_FALSE(o->fault_injection);
+}
+
+TEST(ServeOptionsTest, FileMessagesNameFileLineAndKey) {
+  TempDir dir;
+  const std::string config = dir.Write("c.toml", "data-dir = \"d\"\nport = \"7001\"\n");
+  StatusOr<NodeOptions> o = ParseServeArgs({"--config", config});
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().message(),
+            config + ":2: port: must be an integer in 1..65535, not a string (got \"7001\")");
+  const std::string unknown = dir.Write("u.toml", "\nprot = 7001\n");
+  o = ParseServeArgs({"--config", unknown, "--data-dir", "d"});
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().message(),
+            unknown + ":2: unknown key \"prot\" (keys are the serve options without dashes)");
+}
+
 TEST(ServeOptionsTest, OverriddenSecretFileIsNotRead) {
   TempDir dir;
   const std::string flag_secret = dir.Write("flag-secret", "ok");
