@@ -263,7 +263,8 @@ class TableOutput {
       drawn_lines_ = CountLines(table);
     } else {
       if (table == last_ || (!force && printed_ && now - last_time_ < kPlainRefresh)) return;
-      std::fputs(("\n" + table).c_str(), stdout);
+      if (printed_) std::fputs("\n", stdout);  // the first table follows the intro's blank line
+      std::fputs(table.c_str(), stdout);
       printed_ = true;
     }
     last_ = table;
