@@ -26,8 +26,7 @@ bench: build
 	./bench/run.sh $(BUILD)
 
 run: build
-	@echo "make run: the 3-node local cluster arrives with the node issue (node/, issue 5); not built yet." >&2
-	@exit 1
+	./$(BUILD)/converge cluster up --nodes 3
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,553 @@
+#include "node/cli/serve_options.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <utility>
+#include <variant>
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+namespace converge {
+namespace {
+
+// How an option's value is checked. Flags and files share one table so the
+// command line and the TOML file cannot drift apart.
+enum class Kind {
+  kText,        // non-empty string
+  kPort,        // 1..65535
+  kPortOrOff,   // 0..65535, 0 = off
+  kMillis,      // 1..kMaxMillis
+  kFsync,       // always | batch | everysec
+  kLogLevel,    // trace | debug | info | warn | error
+  kSeeds,       // "h:q,h:q" or, in TOML, ["h:q", "h:q"]
+  kFlag,        // bool
+  kSecretFile,  // path, read once the winning value is known
+};
+
+struct OptionSpec {
+  std::string_view name;  // without dashes: the TOML key
+  Kind kind;
+  std::string_view value_name;
+  std::string_view help;
+};
+
+// One day: far beyond any sensible period, and small enough that the node can
+// turn it into nanoseconds without overflow.
+constexpr int64_t kMaxMillis = 86'400'000;
+
+// PROTOCOL.md, The executable. The order is the order of `serve --help`.
+constexpr OptionSpec kOptions[] = {
+    {"data-dir", Kind::kText, "DIR", "RocksDB data directory; created if missing (required)"},
+    {"name", Kind::kText, "NAME", "name of the node, unique in the cluster (default host:port)"},
+    {"bind", Kind::kText, "ADDR", "address both listeners bind (default 127.0.0.1)"},
+    {"port", Kind::kPort, "P", "client port, RESP2 (default 6380)"},
+    {"peer-port", Kind::kPort, "Q", "peer port, cluster bus (default P + 10000)"},
+    {"seeds", Kind::kSeeds, "H:Q,...", "peer addresses to join through (default none)"},
+    {"cluster-secret-file", Kind::kSecretFile, "F",
+     "file holding the shared secret peers must prove (default none)"},
+    {"requirepass", Kind::kText, "PW", "password clients must AUTH with (default none)"},
+    {"http-port", Kind::kPortOrOff, "H",
+     "port of /metrics, /healthz and the status page; 0 = off (default 0)"},
+    {"fsync", Kind::kFsync, "always|batch|everysec",
+     "when an acknowledged write is on disk (default everysec)"},
+    {"gossip-interval-ms", Kind::kMillis, "MS", "anti-entropy period (default 200)"},
+    {"max-clock-offset-ms", Kind::kMillis, "MS", "HLC skew bound (default 500)"},
+    {"fault-injection", Kind::kFlag, "", "enable the DEBUG fault commands (default off)"},
+    {"log-level", Kind::kLogLevel, "trace|debug|info|warn|error", "log level (default info)"},
+};
+
+constexpr std::string_view kFsyncNames[] = {"always", "batch", "everysec"};
+constexpr FsyncMode kFsyncModes[] = {FsyncMode::kAlways, FsyncMode::kBatch, FsyncMode::kEverySec};
+constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn", "error"};
+
+// A TOML value of a type no option takes (float, date, table, ...): kept
+// only to say what was found.
+struct Unsupported {
+  std::string what;
+};
+
+// A raw value before it is checked: from the command line always a string
+// (or a bool for the flag); from TOML whatever type the file holds.
+using RawValue = std::variant<std::string, int64_t, bool, std::vector<std::string>, Unsupported>;
+
+// Quotes a user's value for a one-line message: escapes what would break the
+// line or hide characters, and bounds the length.
+std::string Quote(std::string_view s) {
+  constexpr size_t kMaxShown = 64;
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < kMaxShown; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > kMaxShown) out += "...";
+  out += '"';
+  return out;
+}
+
+std::string Describe(const RawValue& v) {
+  struct Visitor {
+    std::string operator()(const std::string& s) const { return Quote(s); }
+    std::string operator()(int64_t i) const { return std::to_string(i); }
+    std::string operator()(bool b) const { return b ? "true" : "false"; }
+    std::string operator()(const std::vector<std::string>&) const { return "an array"; }
+    std::string operator()(const Unsupported& u) const { return u.what; }
+  };
+  return std::visit(Visitor{}, v);
+}
+
+Status Invalid(std::string_view label, std::string_view what, const RawValue& got) {
+  return InvalidArgumentError(std::string(label) + ": " + std::string(what) + " (got " +
+                              Describe(got) + ")");
+}
+
+// Decimal digits only: no sign, no spaces, no "0x", so "7001 " or "+1" are
+// refused rather than half-read.
+std::optional<int64_t> ParseDecimal(std::string_view s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || s[0] == '-') return std::nullopt;
+  return v;
+}
+
+// An integer in [lo, hi] from a string (command line) or an integer (TOML).
+// Command-line words are text to be read as a number; in TOML a number is
+// written as one, and port = "7001" is a type error worth pointing out.
+StatusOr<int64_t> CheckInteger(const RawValue& raw, int64_t lo, int64_t hi, std::string_view label,
+                               bool from_command_line) {
+  const std::string what = "must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi);
+  std::optional<int64_t> v;
+  if (const auto* s = std::get_if<std::string>(&raw)) {
+    if (!from_command_line) return Invalid(label, what + ", not a string", raw);
+    v = ParseDecimal(*s);
+  }
+  if (const auto* i = std::get_if<int64_t>(&raw)) v = *i;
+  if (!v || *v < lo || *v > hi) return Invalid(label, what, raw);
+  return *v;
+}
+
+StatusOr<std::string> CheckText(const RawValue& raw, std::string_view label) {
+  const auto* s = std::get_if<std::string>(&raw);
+  if (s == nullptr) return Invalid(label, "must be a string", raw);
+  if (s->empty()) return InvalidArgumentError(std::string(label) + ": must not be empty");
+  return *s;
+}
+
+template <size_t N>
+StatusOr<size_t> CheckOneOf(const RawValue& raw, const std::string_view (&names)[N],
+                            std::string_view label) {
+  std::string what = "must be one of ";
+  for (size_t i = 0; i < N; ++i) {
+    if (i > 0) what += ", ";
+    what += names[i];
+  }
+  const auto* s = std::get_if<std::string>(&raw);
+  if (s != nullptr) {
+    for (size_t i = 0; i < N; ++i) {
+      if (*s == names[i]) return i;
+    }
+  }
+  return Invalid(label, what, raw);
+}
+
+// "host:port" or "[v6]:port"; returns an error naming the entry.
+Status CheckSeed(std::string_view seed, std::string_view label) {
+  const std::string what = "each seed must be host:port with a port in 1..65535";
+  const size_t colon = seed.rfind(':');
+  if (colon == std::string_view::npos) return Invalid(label, what, std::string(seed));
+  std::string_view host = seed.substr(0, colon);
+  const std::string_view port = seed.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    // An IPv6 address without brackets: which colon starts the port is a guess.
+    return Invalid(label, "an IPv6 seed must be written [addr]:port", std::string(seed));
+  }
+  const bool host_ok = !host.empty() && std::none_of(host.begin(), host.end(), [](char c) {
+    return c <= ' ' || c == 0x7f || c == ',' || c == '[' || c == ']';
+  });
+  const std::optional<int64_t> p = ParseDecimal(port);
+  if (!host_ok || !p || *p < 1 || *p > 65535) return Invalid(label, what, std::string(seed));
+  return Status::Ok();
+}
+
+// Options as they are assembled: NodeOptions plus what is only known once
+// every source is read.
+struct Assembly {
+  NodeOptions options;
+  bool data_dir_given = false;
+  std::string secret_file;  // the winning --cluster-secret-file, read at the end
+  std::string secret_label;
+  std::optional<std::string> port_label;       // where --port was set, for cross checks
+  std::optional<std::string> peer_port_label;  // where --peer-port was set
+};
+
+// Checks one value and stores it. `label` is where the value came from, as
+// the user would find it: "--port" or "node.toml: port".
+Status Apply(const OptionSpec& spec, const RawValue& raw, std::string_view label, bool from_command_line,
+             Assembly& a) {
+  NodeOptions& o = a.options;
+  switch (spec.kind) {
+    case Kind::kText: {
+      CONVERGE_ASSIGN_OR_RETURN(std::string s, CheckText(raw, label));
+      if (spec.name == "data-dir") {
+        o.data_dir = std::move(s);
+        a.data_dir_given = true;
+      } else if (spec.name == "name") {
+        // The name appears in every log line and in status tables.
+        if (std::any_of(s.begin(), s.end(), [](char c) { return c <= ' ' || c == 0x7f; })) {
+          return Invalid(label, "must not contain spaces or control characters", s);
+        }
+        o.name = std::move(s);
+      } else if (spec.name == "bind") {
+        o.bind = std::move(s);
+      } else if (spec.name == "requirepass") {
+        o.requirepass = std::move(s);
+      }
+      return Status::Ok();
+    }
+    case Kind::kPort:
+    case Kind::kPortOrOff: {
+      CONVERGE_ASSIGN_OR_RETURN(
+          const int64_t p, CheckInteger(raw, spec.kind == Kind::kPort ? 1 : 0, 65535, label, from_command_line));
+      if (spec.name == "port") {
+        o.port = static_cast<uint16_t>(p);
+        a.port_label = std::string(label);
+      } else if (spec.name == "peer-port") {
+        o.peer_port = static_cast<uint16_t>(p);
+        a.peer_port_label = std::string(label);
+      } else if (spec.name == "http-port") {
+        o.http_port = static_cast<uint16_t>(p);
+      }
+      return Status::Ok();
+    }
+    case Kind::kMillis: {
+      CONVERGE_ASSIGN_OR_RETURN(const int64_t ms, CheckInteger(raw, 1, kMaxMillis, label, from_command_line));
+      if (spec.name == "gossip-interval-ms") o.gossip_interval_ms = static_cast<uint64_t>(ms);
+      if (spec.name == "max-clock-offset-ms") o.max_clock_offset_ms = static_cast<uint64_t>(ms);
+      return Status::Ok();
+    }
+    case Kind::kFsync: {
+      CONVERGE_ASSIGN_OR_RETURN(const size_t i, CheckOneOf(raw, kFsyncNames, label));
+      o.fsync = kFsyncModes[i];
+      return Status::Ok();
+    }
+    case Kind::kLogLevel: {
+      CONVERGE_ASSIGN_OR_RETURN(const size_t i, CheckOneOf(raw, kLogLevels, label));
+      o.log_level = std::string(kLogLevels[i]);
+      return Status::Ok();
+    }
+    case Kind::kSeeds: {
+      if (const auto* s = std::get_if<std::string>(&raw)) {
+        CONVERGE_ASSIGN_OR_RETURN(o.seeds, ParseSeedList(*s, label));
+        return Status::Ok();
+      }
+      if (const auto* list = std::get_if<std::vector<std::string>>(&raw)) {
+        for (const std::string& seed : *list) CONVERGE_RETURN_IF_ERROR(CheckSeed(seed, label));
+        o.seeds = *list;
+        return Status::Ok();
+      }
+      return Invalid(label, "must be an array of \"host:port\" strings or one comma-separated string",
+                     raw);
+    }
+    case Kind::kFlag: {
+      const auto* b = std::get_if<bool>(&raw);
+      if (b == nullptr) return Invalid(label, "must be true or false", raw);
+      o.fault_injection = *b;
+      return Status::Ok();
+    }
+    case Kind::kSecretFile: {
+      CONVERGE_ASSIGN_OR_RETURN(a.secret_file, CheckText(raw, label));
+      a.secret_label = std::string(label);
+      return Status::Ok();
+    }
+  }
+  return InternalError(std::string(label) + ": option kind not handled");
+}
+
+const OptionSpec* FindSpec(std::string_view name) {
+  for (const OptionSpec& spec : kOptions) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+RawValue FromToml(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return std::string(node.as_string()->get());
+    case toml::node_type::integer:
+      return node.as_integer()->get();
+    case toml::node_type::boolean:
+      return node.as_boolean()->get();
+    case toml::node_type::array: {
+      std::vector<std::string> out;
+      for (const toml::node& element : *node.as_array()) {
+        if (!element.is_string()) return Unsupported{"an array holding a non-string"};
+        out.emplace_back(element.as_string()->get());
+      }
+      return out;
+    }
+    case toml::node_type::floating_point:
+      return Unsupported{"a float"};
+    case toml::node_type::table:
+      return Unsupported{"a table"};
+    default:
+      return Unsupported{"a date or time"};
+  }
+}
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+// Reads a whole file; the error says why in the OS's words.
+StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_view label) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return InvalidArgumentError(std::string(label) + ": cannot read " + Quote(path) + ": Is a directory");
+  }
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return InvalidArgumentError(std::string(label) + ": cannot read " + Quote(path) + ": " +
+                                ErrnoText(errno != 0 ? errno : ENOENT));
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) {
+    return InvalidArgumentError(std::string(label) + ": cannot read " + Quote(path) + ": " +
+                                ErrnoText(errno != 0 ? errno : EIO));
+  }
+  return content.str();
+}
+
+Status ApplyConfigFile(const std::string& path, Assembly& a) {
+  CONVERGE_ASSIGN_OR_RETURN(const std::string text, ReadWholeFile(path, "--config"));
+  toml::table table;
+#if TOML_EXCEPTIONS
+  try {
+    table = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    std::string reason(e.description());
+    std::replace(reason.begin(), reason.end(), '\n', ' ');
+    return InvalidArgumentError(path + ":" + std::to_string(where.line) + ":" +
+                                std::to_string(where.column) + ": " + reason);
+  }
+#else
+  toml::parse_result result = toml::parse(text, path);
+  if (!result) {
+    const auto& where = result.error().source().begin;
+    std::string reason(result.error().description());
+    std::replace(reason.begin(), reason.end(), '\n', ' ');
+    return InvalidArgumentError(path + ":" + std::to_string(where.line) + ":" +
+                                std::to_string(where.column) + ": " + reason);
+  }
+  table = std::move(result).table();
+#endif
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    const OptionSpec* spec = FindSpec(name);
+    if (spec == nullptr) {
+      return InvalidArgumentError(path + ":" + std::to_string(key.source().begin.line) + ": unknown key " +
+                                  Quote(name) + " (keys are the serve options without dashes)");
+    }
+    const std::string label = path + ":" + std::to_string(node.source().begin.line) + ": " + name;
+    CONVERGE_RETURN_IF_ERROR(Apply(*spec, FromToml(node), label, /*from_command_line=*/false, a));
+  }
+  return Status::Ok();
+}
+
+// Builds the CLI11 parser over string-valued options: CLI11 only splits the
+// words, every check happens in Apply so flags and TOML say the same thing.
+struct CommandLine {
+  CLI::App app{"Run one Converge node until SIGINT or SIGTERM.", "converge serve"};
+  std::map<std::string, std::string, std::less<>> text;
+  std::vector<std::string> seeds;
+  bool fault_injection = false;
+  std::string config;
+  std::map<std::string, CLI::Option*, std::less<>> opts;
+
+  CommandLine() {
+    app.allow_extras(true);  // reported by us, by name
+    app.set_help_flag("-h,--help", "print this help and exit");
+    opts["config"] = app.add_option("--config", config, "TOML file of these options; flags win")
+                         ->type_name("FILE");
+    for (const OptionSpec& spec : kOptions) {
+      const std::string flag = "--" + std::string(spec.name);
+      const std::string help(spec.help);
+      CLI::Option* opt = nullptr;
+      if (spec.kind == Kind::kFlag) {
+        opt = app.add_flag(flag, fault_injection, help);
+      } else if (spec.kind == Kind::kSeeds) {
+        // Repeatable: "--seeds a:1 --seeds b:2" means "--seeds a:1,b:2".
+        opt = app.add_option(flag, seeds, help)
+                  ->type_name(std::string(spec.value_name))
+                  ->expected(1)
+                  ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      } else {
+        opt = app.add_option(flag, text[std::string(spec.name)], help)
+                  ->type_name(std::string(spec.value_name));
+      }
+      opts[std::string(spec.name)] = opt;
+    }
+  }
+};
+
+std::string OneLine(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+// Runs CLI11 over the words; its exceptions become a Status here.
+Status SplitWords(CommandLine& cl, std::vector<std::string> args) {
+  try {
+    std::reverse(args.begin(), args.end());  // CLI11's vector overload wants them reversed
+    cl.app.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    return InvalidArgumentError("--help: not an option here (use `converge serve --help`)");
+  } catch (const CLI::ArgumentMismatch& e) {
+    const std::string what = e.what();
+    const size_t colon = what.find(':');
+    const std::string name = colon == std::string::npos ? "" : what.substr(0, colon);
+    if (what.find("At Most") != std::string::npos) {
+      return InvalidArgumentError(name + ": given more than once");
+    }
+    if (what.find("missing") != std::string::npos) return InvalidArgumentError(name + ": needs a value");
+    return InvalidArgumentError(OneLine(what));
+  } catch (const CLI::Error& e) {
+    return InvalidArgumentError(OneLine(e.what()));
+  } catch (const std::exception& e) {
+    return InvalidArgumentError(OneLine(e.what()));
+  }
+  const std::vector<std::string> extras = cl.app.remaining();
+  if (!extras.empty()) {
+    const std::string& first = extras.front();
+    if (first.size() > 1 && first[0] == '-') {
+      const std::string name = first.substr(0, first.find('='));
+      return InvalidArgumentError("unknown option " + name + " (see `converge serve --help`)");
+    }
+    return InvalidArgumentError("unexpected argument " + Quote(first) +
+                                " (options take the form --name VALUE)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::string>> ParseSeedList(std::string_view text, std::string_view label) {
+  std::vector<std::string> seeds;
+  if (text.empty()) return seeds;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    std::string_view seed = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    // "a:1, b:2" is how people write lists; the spaces are not part of an address.
+    while (!seed.empty() && seed.front() == ' ') seed.remove_prefix(1);
+    while (!seed.empty() && seed.back() == ' ') seed.remove_suffix(1);
+    if (seed.empty()) return Invalid(label, "has an empty entry in the list", std::string(text));
+    CONVERGE_RETURN_IF_ERROR(CheckSeed(seed, label));
+    seeds.emplace_back(seed);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return seeds;
+}
+
+StatusOr<std::string> ReadSecretFile(const std::string& path, std::string_view label) {
+  CONVERGE_ASSIGN_OR_RETURN(std::string secret, ReadWholeFile(path, label));
+  if (!secret.empty() && secret.back() == '\n') secret.pop_back();
+  if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+  if (secret.empty()) {
+    return InvalidArgumentError(std::string(label) + ": " + Quote(path) +
+                                " is empty; a cluster secret must have at least one byte");
+  }
+  return secret;
+}
+
+StatusOr<NodeOptions> ParseServeArgs(std::vector<std::string> args) {
+  CommandLine cl;
+  CONVERGE_RETURN_IF_ERROR(SplitWords(cl, std::move(args)));
+
+  Assembly a;
+  if (cl.opts["config"]->count() > 0) CONVERGE_RETURN_IF_ERROR(ApplyConfigFile(cl.config, a));
+
+  // Flags second, so they win over the file.
+  for (const OptionSpec& spec : kOptions) {
+    const CLI::Option* opt = cl.opts.find(spec.name)->second;
+    if (opt->count() == 0) continue;
+    const std::string label = "--" + std::string(spec.name);
+    RawValue raw;
+    if (spec.kind == Kind::kFlag) {
+      raw = cl.fault_injection;
+    } else if (spec.kind == Kind::kSeeds) {
+      std::string joined;
+      for (const std::string& s : cl.seeds) joined += (joined.empty() ? "" : ",") + s;
+      raw = joined;
+    } else {
+      raw = cl.text.find(spec.name)->second;
+    }
+    CONVERGE_RETURN_IF_ERROR(Apply(spec, raw, label, /*from_command_line=*/true, a));
+  }
+
+  NodeOptions& o = a.options;
+  if (!a.data_dir_given) {
+    return InvalidArgumentError("--data-dir: required (on the command line or as data-dir in --config)");
+  }
+  if (!a.secret_file.empty()) {
+    CONVERGE_ASSIGN_OR_RETURN(o.cluster_secret, ReadSecretFile(a.secret_file, a.secret_label));
+  }
+  // effective_peer_port() would wrap around past 65535.
+  if (o.peer_port == 0 && o.port > 65535 - 10000) {
+    return InvalidArgumentError(a.port_label.value_or("--port") + ": " + std::to_string(o.port) +
+                                " + 10000 is past 65535; give --peer-port");
+  }
+  if (o.effective_peer_port() == o.port) {
+    return InvalidArgumentError(a.peer_port_label.value_or("--peer-port") +
+                                ": must differ from the client port (both " + std::to_string(o.port) +
+                                ")");
+  }
+  if (o.http_port != 0 && (o.http_port == o.port || o.http_port == o.effective_peer_port())) {
+    return InvalidArgumentError("--http-port: must differ from the client and peer ports (got " +
+                                std::to_string(o.http_port) + ")");
+  }
+  return o;
+}
+
+std::string ServeUsage() {
+  try {
+    CommandLine cl;
+    return cl.app.help();
+  } catch (const std::exception& e) {
+    return std::string("converge serve --data-dir DIR [options]\n(help unavailable: ") + e.what() +
+           ")\n";
+  }
+}
+
+}  // namespace converge
