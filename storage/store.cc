@@ -245,26 +245,35 @@ Status ProbeExisting(const std::string& path, const std::shared_ptr<rocksdb::Log
   std::vector<std::string> names;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(opts, path, &names);
   if (!s.ok()) return OpenError(path, s);
+  // Open first, check the column families after: a damaged MANIFEST can
+  // list fewer column families than were made, and must read as damaged,
+  // not as foreign.
+  const bool has_meta = std::find(names.begin(), names.end(), kMetaCf) != names.end();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
+  if (has_meta) descs.emplace_back(std::string(kMetaCf), rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(opts, path, descs, &handles, &raw);
+  if (!s.ok()) return OpenError(path, s);
+  auto close = [&] {
+    for (rocksdb::ColumnFamilyHandle* h : handles) {
+      raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+    raw->Close().PermitUncheckedError();  // read-only: nothing to lose
+    delete raw;
+  };
   for (size_t i = 1; i < kNumCfs; ++i) {
     if (std::find(names.begin(), names.end(), kCfNames[i]) == names.end()) {
+      close();
       return FailedPreconditionError("not a Converge store: " + path +
                                      " is a RocksDB database without column family '" +
                                      std::string(kCfNames[i]) + "'; left as it is");
     }
   }
-  std::vector<rocksdb::ColumnFamilyDescriptor> descs = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {std::string(kMetaCf), rocksdb::ColumnFamilyOptions()}};
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  s = rocksdb::DB::OpenForReadOnly(opts, path, descs, &handles, &raw);
-  if (!s.ok()) return OpenError(path, s);
   std::string value;
   s = raw->Get(rocksdb::ReadOptions(), handles[1], std::string(kFormatKey), &value);
-  for (rocksdb::ColumnFamilyHandle* h : handles)
-    raw->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-  raw->Close().PermitUncheckedError();  // read-only: nothing to lose
-  delete raw;
+  close();
   if (s.IsNotFound()) {
     return FailedPreconditionError(
         "not a Converge store: " + path +
@@ -284,6 +293,73 @@ Status ProbeExisting(const std::string& path, const std::shared_ptr<rocksdb::Log
   return Status::Ok();
 }
 
+Status SyncDir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return UnavailableError("cannot open " + dir.string() + ": " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return UnavailableError("cannot sync " + dir.string() + ": " + std::strerror(err));
+  return Status::Ok();
+}
+
+// Creates a complete store (all column families, the format record and the
+// replica id) in a staging directory beside `path`, then renames it to `path`
+// (a missing path or an empty directory). A crash during creation leaves
+// either no store at `path` or a whole one, never a half-made directory that
+// later opens would refuse as foreign; at worst a staging directory named
+// ".<name>.creating-<hex>" is left beside it.
+Status CreateStore(const std::string& path, rocksdb::DBOptions db_options,
+                   const std::vector<rocksdb::ColumnFamilyDescriptor>& descs) {
+  std::error_code ec;
+  fs::path target = fs::absolute(path, ec).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();
+  const fs::path parent = target.parent_path();
+  fs::create_directories(parent, ec);
+  if (ec)
+    return UnavailableError("store " + path + ": cannot create " + parent.string() + ": " +
+                            ec.message());
+  const fs::path staging =
+      parent / ("." + target.filename().string() + ".creating-" + HexId(NewReplicaId()));
+
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.error_if_exists = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, staging.string(), descs, &handles, &db);
+  if (!s.ok()) {
+    fs::remove_all(staging, ec);  // ours, half made: best effort
+    return UnavailableError("store " + path + ": cannot create: " + s.ToString());
+  }
+  rocksdb::WriteBatch wb;
+  wb.Put(handles[kMeta], std::string(kFormatKey), EncodeFixed32(kStoreFormatVersion));
+  wb.Put(handles[kMeta], std::string(kReplicaIdKey), EncodeFixed64(NewReplicaId()));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = db->Write(wo, &wb);
+  for (rocksdb::ColumnFamilyHandle* h : handles) {
+    db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  rocksdb::Status closed = db->Close();
+  delete db;
+  if (s.ok()) s = closed;
+  Status synced = s.ok() ? SyncDir(staging) : Status::Ok();
+  if (!s.ok() || !synced.ok()) {
+    fs::remove_all(staging, ec);
+    return UnavailableError("store " + path +
+                            ": cannot create: " + (s.ok() ? synced.message() : s.ToString()));
+  }
+  // rename(2) replaces an empty directory atomically, and fails on a
+  // non-empty one (someone put files there meanwhile): nothing is overwritten.
+  if (::rename(staging.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    fs::remove_all(staging, ec);
+    return FailedPreconditionError("store " + path +
+                                   ": cannot move the new store into place: " + std::strerror(err));
+  }
+  return SyncDir(parent);
+}
 }  // namespace
 
 Store::Store(std::string path, StoreOptions options)
@@ -316,34 +392,30 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, const Stor
   } else if (!fs::is_directory(st)) {
     return FailedPreconditionError("not a Converge store: " + path + " is not a directory");
   } else if (fs::is_empty(path, ec) && !ec) {
-    create = true;
+    create = true;  // an empty directory, e.g. one made for the store
   } else if (!fs::exists(fs::path(path) / "CURRENT", ec)) {
     return FailedPreconditionError(
         "not a Converge store: " + path +
         " is a non-empty directory without a RocksDB CURRENT file; refusing to create a "
         "store over it");
   }
-  if (!create) {
-    CONVERGE_RETURN_IF_ERROR(CheckNotLockedElsewhere(path));
-    CONVERGE_RETURN_IF_ERROR(ProbeExisting(path, handles->logger));
-  } else {
-    fs::create_directories(path, ec);
-    if (ec) return UnavailableError("store " + path + ": cannot create: " + ec.message());
-  }
-
   std::unique_ptr<Store> store(new Store(path, options));
   if (options.collect_statistics) store->statistics_ = rocksdb::CreateDBStatistics();
   handles->cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  rocksdb::DBOptions db_options = MakeDbOptions(options, handles->logger, store->statistics_);
-  db_options.create_if_missing = create;
-  db_options.create_missing_column_families = create;
-  db_options.error_if_exists = create;
+  const rocksdb::DBOptions db_options = MakeDbOptions(options, handles->logger, store->statistics_);
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (size_t i = 0; i < kNumCfs; ++i) {
     const bool point_lookups = i == kObjects || i == kHolds || i == kIdempotency;
     descs.emplace_back(std::string(kCfNames[i]),
                        MakeCfOptions(options, *compression, handles->cache, point_lookups));
   }
+  if (create) {
+    CONVERGE_RETURN_IF_ERROR(CreateStore(path, db_options, descs));
+  } else {
+    CONVERGE_RETURN_IF_ERROR(CheckNotLockedElsewhere(path));
+    CONVERGE_RETURN_IF_ERROR(ProbeExisting(path, handles->logger));
+  }
+
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descs, &handles->cfs, &handles->db);
   if (!s.ok()) {
     handles->db = nullptr;
@@ -351,17 +423,6 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, const Stor
   }
   store->handles_ = std::move(handles);
   store->db_ = store->handles_->db;
-
-  if (create) {
-    rocksdb::WriteBatch wb;
-    Handles& h = *store->handles_;
-    wb.Put(h.cf(kMeta), std::string(kFormatKey), EncodeFixed32(kStoreFormatVersion));
-    wb.Put(h.cf(kMeta), std::string(kReplicaIdKey), EncodeFixed64(NewReplicaId()));
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    s = store->db_->Write(wo, &wb);
-    if (!s.ok()) return WriteError(path, s);
-  }
   CONVERGE_RETURN_IF_ERROR(store->Load());
   if (options.durability == Durability::kEverySec) {
     store->sync_thread_ = std::thread([s = store.get()] { s->SyncLoop(); });
