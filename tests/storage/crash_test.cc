@@ -34,19 +34,36 @@ int Rounds() {
   return 10;
 }
 
-// Runs one writer child on `path` and kills it after `kill_after`; returns
-// the highest acknowledged seq (acks arrive in increasing order).
-uint64_t RunAndKill(const std::string& path, const std::string& mode,
-                    std::chrono::milliseconds kill_after, uint64_t acked_before) {
+// When a round's SIGKILL lands.
+struct KillPlan {
+  // Kill `after` from spawn, ready or not (lands in startup, open, creation).
+  // Otherwise kill `after` from the writer's "ready" (lands in its write
+  // loop however slow startup is, e.g. under ASan).
+  bool early = false;
+  std::chrono::milliseconds after{0};
+};
+
+// Runs one writer child on `path` and kills it as `plan` says; returns the
+// highest acknowledged seq (acks arrive in increasing order).
+uint64_t RunAndKill(const std::string& path, const std::string& mode, KillPlan plan,
+                    uint64_t acked_before) {
   ChildProcess child("writer", path + ":" + mode);
   EXPECT_GT(child.pid(), 0);
   if (child.pid() <= 0) return acked_before;
   uint64_t acked = acked_before;
   std::string pending;
+  bool ready = false;
+  // Before "ready" (late plans), a generous bound on startup.
+  auto deadline = std::chrono::steady_clock::now() + (plan.early ? plan.after : 60s);
   auto consume = [&](const std::string& bytes) {
     pending += bytes;
     for (size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
       const std::string line = pending.substr(0, nl);
+      if (line == "R") {
+        if (!ready) deadline = std::chrono::steady_clock::now() + plan.after;
+        ready = true;
+        continue;
+      }
       if (line.empty() || line[0] != 'A') {
         ADD_FAILURE() << "writer failed: " << line;
         continue;
@@ -58,7 +75,6 @@ uint64_t RunAndKill(const std::string& path, const std::string& mode,
       acked = std::max(acked, seq);
     }
   };
-  const auto deadline = std::chrono::steady_clock::now() + kill_after;
   bool eof = false;
   while (!eof && std::chrono::steady_clock::now() < deadline) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -123,11 +139,11 @@ void CrashLoop(const std::string& mode) {
   uint64_t checked = 0;
   int rounds_with_writes = 0;
   for (int round = 0; round < Rounds(); ++round) {
-    // The child needs some tens of ms to start; kills land in its startup,
-    // its open, and its write loop.
-    const auto kill_after = std::chrono::milliseconds(20 + rng() % 230);
+    KillPlan plan;
+    plan.early = rng() % 4 == 0;
+    plan.after = std::chrono::milliseconds(plan.early ? rng() % 150 : rng() % 120);
     const uint64_t before = acked;
-    acked = RunAndKill(path, mode, kill_after, acked);
+    acked = RunAndKill(path, mode, plan, acked);
     if (acked > before) ++rounds_with_writes;
     SCOPED_TRACE(Numbered("round ", round).append(Numbered(", acked ", acked)));
     checked = CheckStore(path, acked, checked);

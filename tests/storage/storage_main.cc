@@ -29,9 +29,10 @@ void Fail(int fd, const Status& st) {
 }
 
 // Opens the store at `arg` = "<path>:<always|batch|everysec>" and applies one
-// write after another (object, log entry, VV, HLC; a hold every 8th), reporting
-// "A<seq>\n" only after the write's Apply returned OK ("E<status>\n" on an
-// error). Never returns: the parent SIGKILLs it.
+// write after another (object, log entry, VV, HLC; a hold every 8th).
+// Reports "R\n" once open, then "A<seq>\n" for each write only after its
+// Apply returned OK ("E<status>\n" on an error). Never returns: the parent
+// SIGKILLs it.
 [[noreturn]] void RunWriter(int fd, const std::string& arg) {
   const size_t colon = arg.rfind(':');
   const std::string path = arg.substr(0, colon);
@@ -42,6 +43,7 @@ void Fail(int fd, const Status& st) {
                                          : Durability::kEverySec;
   StatusOr<std::unique_ptr<Store>> store = Store::Open(path, options);
   if (!store.ok()) Fail(fd, store.status());
+  Report(fd, "R\n", 2);
   VersionVector vv = (*store)->version_vector();
   for (uint64_t seq = vv.Get(kWriterOrigin) + 1;; ++seq) {
     const Delta d = SetDelta(kWriterOrigin, seq, Numbered("k", seq), Numbered("v", seq));
