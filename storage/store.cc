@@ -466,16 +466,12 @@ Status Store::Load() {
   }
   CONVERGE_ASSIGN_OR_RETURN(found, get(kClusterIdKey, &value));
   if (found) cluster_id_ = value;
-  CONVERGE_ASSIGN_OR_RETURN(found, get(kVersionVectorKey, &value));
+  CONVERGE_ASSIGN_OR_RETURN(found, get(kAppliedKey, &value));
   if (found) {
-    CONVERGE_ASSIGN_OR_RETURN(VersionVectorRecord r,
-                              DecodeValue<VersionVectorRecord>(kMetaCf, kVersionVectorKey, value));
+    CONVERGE_ASSIGN_OR_RETURN(AppliedRecord r,
+                              DecodeValue<AppliedRecord>(kMetaCf, kAppliedKey, value));
     vv_ = std::move(r.vv);
-  }
-  CONVERGE_ASSIGN_OR_RETURN(found, get(kHlcKey, &value));
-  if (found) {
-    CONVERGE_ASSIGN_OR_RETURN(uint64_t packed, DecodeMeta64(kHlcKey, value));
-    hlc_ = Timestamp::FromPacked(packed);
+    hlc_ = r.hlc;
   }
   CONVERGE_ASSIGN_OR_RETURN(found, get(kLogFloorKey, &value));
   if (found) {
@@ -525,13 +521,6 @@ Status Store::Apply(const ApplyBatch& batch) {
     added[d.origin] += key.size() + value.size();
     wb.Put(h.cf(kLog), key, value);
   }
-  if (batch.version_vector) {
-    wb.Put(h.cf(kMeta), std::string(kVersionVectorKey),
-           Encode(VersionVectorRecord{*batch.version_vector}));
-  }
-  if (batch.hlc_high_water) {
-    wb.Put(h.cf(kMeta), std::string(kHlcKey), EncodeFixed64(batch.hlc_high_water->packed()));
-  }
   for (const HoldRecord& r : batch.put_holds) {
     if (!r.WellFormed()) return InvalidArgumentError("hold record is not well formed");
     wb.Put(h.cf(kHolds), r.hold_id, Encode(r));
@@ -545,6 +534,12 @@ Status Store::Apply(const ApplyBatch& batch) {
 
   std::lock_guard<std::mutex> l(mu_);
   if (!sync_error_.ok()) return sync_error_;
+  if (batch.version_vector || batch.hlc_high_water) {
+    // The other half of the record is the current one, read under mu_.
+    wb.Put(h.cf(kMeta), std::string(kAppliedKey),
+           Encode(AppliedRecord{batch.version_vector ? *batch.version_vector : vv_,
+                                batch.hlc_high_water ? *batch.hlc_high_water : hlc_}));
+  }
   CONVERGE_RETURN_IF_ERROR(Write(&wb));
   ++applies_;
   if (batch.version_vector) vv_ = *batch.version_vector;
@@ -720,10 +715,9 @@ StatusOr<std::unique_ptr<ObjectSnapshot>> Store::SnapshotObjects() const {
   ro.snapshot = snapshot;
   std::string value;
   VersionVector vv;
-  rocksdb::Status s = db_->Get(ro, handles_->cf(kMeta), std::string(kVersionVectorKey), &value);
+  rocksdb::Status s = db_->Get(ro, handles_->cf(kMeta), std::string(kAppliedKey), &value);
   if (s.ok()) {
-    StatusOr<VersionVectorRecord> r =
-        DecodeValue<VersionVectorRecord>(kMetaCf, kVersionVectorKey, value);
+    StatusOr<AppliedRecord> r = DecodeValue<AppliedRecord>(kMetaCf, kAppliedKey, value);
     if (!r.ok()) {
       db_->ReleaseSnapshot(snapshot);
       return r.status();

@@ -25,9 +25,10 @@
 //                 Converge store.
 //   "replica_id"  8 bytes: big-endian uint64, never 0.
 //   "cluster_id"  the cluster id's bytes; absent until set.
-//   "vv"          Encode(VersionVectorRecord): the store's version vector.
-//   "hlc"         8 bytes: big-endian uint64, the packed HLC Timestamp
-//                 high-water mark.
+//   "applied"     Encode(AppliedRecord): the store's version vector and the
+//                 HLC high-water mark (a packed Timestamp). One record, not
+//                 two: every Apply rewrites it, and one memtable entry per
+//                 Apply instead of two is measurable (bench/RESULTS.md).
 //   "log_floor"   Encode(VersionVectorRecord): per origin, the highest seq
 //                 trimmed from the log (by TrimLog or by the log cap).
 //
@@ -70,8 +71,7 @@ inline constexpr std::string_view kIdempotencyCf = "idempotency";
 inline constexpr std::string_view kFormatKey = "format";
 inline constexpr std::string_view kReplicaIdKey = "replica_id";
 inline constexpr std::string_view kClusterIdKey = "cluster_id";
-inline constexpr std::string_view kVersionVectorKey = "vv";
-inline constexpr std::string_view kHlcKey = "hlc";
+inline constexpr std::string_view kAppliedKey = "applied";
 inline constexpr std::string_view kLogFloorKey = "log_floor";
 
 inline constexpr size_t kLogKeySize = 16;
@@ -85,6 +85,19 @@ struct VersionVectorRecord {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(vv);
+  }
+};
+
+// What the applied deltas add up to: the version vector and the HLC
+// high-water mark, as of the last Apply.
+struct AppliedRecord {
+  VersionVector vv;
+  Timestamp hlc;
+
+  bool WellFormed() const { return VersionVectorRecord{vv}.WellFormed(); }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(vv, hlc);
   }
 };
 
