@@ -15,6 +15,10 @@
 // (in this or another process) are refused with a Status naming the path and
 // the cause, and nothing in the directory is changed.
 //
+// A new store is built in a staging directory beside `path` and renamed into
+// place, so a crash during creation never leaves a half-made store. RocksDB's
+// info LOG is not written (storage reports through Status only).
+//
 // Thread-safety: safe from any thread. Writes (Apply, TrimLog, SweepExpired,
 // SetClusterId) serialize on an internal mutex; reads go to RocksDB directly.
 // The node is expected to call Apply from its one apply strand.
