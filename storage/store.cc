@@ -620,7 +620,7 @@ Status Store::TrimLogLocked(const std::map<ReplicaId, uint64_t>& up_to) {
     if (seq <= floor.Get(origin)) continue;
     const std::string begin = LogKey(origin, 0);
     const std::string end = LogKeyAfter(origin, seq);
-    // Count what goes, so log_bytes stays exact without a rescan at open.
+    // Count what goes, so log_bytes stays exact between opens.
     const rocksdb::Slice end_slice(end);
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &end_slice;
