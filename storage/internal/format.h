@@ -1,0 +1,135 @@
+// The on-disk layout of a Converge store: one RocksDB database, six column
+// families. Everything storage/ writes goes through the functions below.
+//
+// Column family "default"
+//   Unused; RocksDB requires it. Always empty.
+//
+// Column family "objects": the current state of every key.
+//   key    the user key's bytes, as is (any bytes, may be empty)
+//   value  Encode(Object)                                  (crdt/codec.h)
+//
+// Column family "log": every applied delta of every origin.
+//   key    16 bytes
+//            bytes 0..7    origin replica id, big-endian uint64
+//            bytes 8..15   seq, big-endian uint64 (>= 1)
+//          Big-endian makes RocksDB's bytewise order iterate origins in id
+//          order and each origin's deltas in seq order, so a range read is
+//          one seek and a trim is one DeleteRange [(o, 0), (o, s + 1)).
+//   value  Encode(Delta); its origin and seq repeat the key's, and a mismatch
+//          is Corruption.
+//
+// Column family "meta": one record per ASCII key.
+//   "format"      4 bytes: big-endian uint32 store format version
+//                 (kStoreFormatVersion). Written once, with the replica id,
+//                 when the store is created; a store without it is not a
+//                 Converge store.
+//   "replica_id"  8 bytes: big-endian uint64, never 0.
+//   "cluster_id"  the cluster id's bytes; absent until set.
+//   "applied"     Encode(AppliedRecord): the store's version vector and the
+//                 HLC high-water mark (a packed Timestamp). One record, not
+//                 two: every Apply rewrites it, and one memtable entry per
+//                 Apply instead of two is measurable (bench/RESULTS.md).
+//   "log_floor"   Encode(VersionVectorRecord): per origin, the highest seq
+//                 trimmed from the log (by TrimLog or by the log cap).
+//
+// Column family "holds"
+//   key    HoldRecord::hold_id's bytes
+//   value  Encode(HoldRecord)                      (storage/records.h)
+//
+// Column family "idempotency"
+//   key    IdempotencyRecord::idem_key's bytes
+//   value  Encode(IdempotencyRecord)               (storage/records.h)
+//
+// Every value is checked on read: a value that fails Decode (or a fixed-width
+// meta value of the wrong length) is Corruption naming the column family and
+// the key; nothing read from disk is trusted to be well formed.
+#ifndef CONVERGE_STORAGE_INTERNAL_FORMAT_H_
+#define CONVERGE_STORAGE_INTERNAL_FORMAT_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "crdt/codec.h"
+#include "crdt/status.h"
+#include "crdt/timestamp.h"
+#include "crdt/version_vector.h"
+
+namespace converge::storage_internal {
+
+// Bumped when the layout above changes incompatibly. A store of another
+// version is refused at open, never rewritten.
+inline constexpr uint32_t kStoreFormatVersion = 1;
+
+inline constexpr std::string_view kObjectsCf = "objects";
+inline constexpr std::string_view kLogCf = "log";
+inline constexpr std::string_view kMetaCf = "meta";
+inline constexpr std::string_view kHoldsCf = "holds";
+inline constexpr std::string_view kIdempotencyCf = "idempotency";
+
+inline constexpr std::string_view kFormatKey = "format";
+inline constexpr std::string_view kReplicaIdKey = "replica_id";
+inline constexpr std::string_view kClusterIdKey = "cluster_id";
+inline constexpr std::string_view kAppliedKey = "applied";
+inline constexpr std::string_view kLogFloorKey = "log_floor";
+
+inline constexpr size_t kLogKeySize = 16;
+
+// A VersionVector as stored: Decode needs WellFormed(), and a stored vector
+// must keep the no-zero-entries invariant.
+struct VersionVectorRecord {
+  VersionVector vv;
+
+  bool WellFormed() const;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(vv);
+  }
+};
+
+// What the applied deltas add up to: the version vector and the HLC
+// high-water mark, as of the last Apply.
+struct AppliedRecord {
+  VersionVector vv;
+  Timestamp hlc;
+
+  bool WellFormed() const { return VersionVectorRecord{vv}.WellFormed(); }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(vv, hlc);
+  }
+};
+
+std::string EncodeFixed32(uint32_t v);
+std::string EncodeFixed64(uint64_t v);
+// REQUIRES: bytes.size() == 4 / 8 (checked by the callers below).
+uint32_t DecodeFixed32(std::string_view bytes);
+uint64_t DecodeFixed64(std::string_view bytes);
+
+std::string LogKey(ReplicaId origin, uint64_t seq);
+// Parses a log key; Corruption when it is not 16 bytes.
+Status ParseLogKey(std::string_view key, ReplicaId* origin, uint64_t* seq);
+
+// Printable form of a key for error messages: printable ASCII as is, other
+// bytes as \xNN, cut at 64 bytes.
+std::string PrintableKey(std::string_view key);
+
+// The Corruption status for a bad value at (cf, key).
+Status BadValue(std::string_view cf, std::string_view key, const Status& why);
+
+// Decode<T>(value), with failures named by column family and key.
+template <class T>
+StatusOr<T> DecodeValue(std::string_view cf, std::string_view key, std::string_view value) {
+  StatusOr<T> decoded = Decode<T>(value);
+  if (!decoded.ok()) return BadValue(cf, key, decoded.status());
+  return decoded;
+}
+
+// A fixed-width meta value (4 or 8 bytes), with the same naming on failure.
+StatusOr<uint32_t> DecodeMeta32(std::string_view key, std::string_view value);
+StatusOr<uint64_t> DecodeMeta64(std::string_view key, std::string_view value);
+
+}  // namespace converge::storage_internal
+
+#endif  // CONVERGE_STORAGE_INTERNAL_FORMAT_H_

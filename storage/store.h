@@ -1,0 +1,309 @@
+// Store: a node's durable state in one RocksDB database (DESIGN.md, Storage).
+//
+// What it keeps: every key's Object, the per-origin delta log, the version
+// vector, the HLC high-water mark, the replica and cluster ids, holds and
+// idempotency records. The byte layout is in storage/internal/format.h.
+//
+// One apply cycle's mutations are one ApplyBatch, written as one RocksDB
+// WriteBatch: after a crash either all of a batch is there or none of it.
+// Whatever the durability mode, a batch is in the write-ahead log before
+// Apply returns, so a process crash (SIGKILL included) loses no batch whose
+// Apply returned OK; the modes differ only in what a power loss can take.
+//
+// Opening is conservative: a directory that is not a Converge store, a store
+// of another format version, a damaged database and a store already open
+// (in this or another process) are refused with a Status naming the path and
+// the cause, and nothing in the directory is changed.
+//
+// A new store is built in a staging directory beside `path` and renamed into
+// place, so a crash during creation never leaves a half-made store. RocksDB's
+// info LOG is not written (storage reports through Status only).
+//
+// Thread-safety: safe from any thread. Writes (Apply, TrimLog, SweepExpired,
+// SetClusterId) serialize on an internal mutex; reads go to RocksDB directly.
+// The node is expected to call Apply from its one apply strand.
+#ifndef CONVERGE_STORAGE_STORE_H_
+#define CONVERGE_STORAGE_STORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "crdt/delta.h"
+#include "crdt/object.h"
+#include "crdt/status.h"
+#include "crdt/timestamp.h"
+#include "crdt/version_vector.h"
+#include "storage/records.h"
+
+namespace rocksdb {
+class ColumnFamilyHandle;
+class DB;
+class Iterator;
+class Snapshot;
+class Statistics;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace converge {
+
+// When an acknowledged write is on stable storage (not only in the OS).
+enum class Durability {
+  // fsync of the WAL before every Apply returns, and the node commits each
+  // client write as its own Apply: no acknowledged write is lost even on
+  // power loss, at one fsync per write.
+  kAlways,
+  // fsync of the WAL before every Apply returns, and the node groups all the
+  // writes of one apply cycle into one Apply (group commit): the same
+  // guarantee as kAlways, at one fsync per cycle. For the Store the two are
+  // the same WriteOptions; the difference is how the node calls Apply.
+  kBatch,
+  // The WAL is written (to the OS) before Apply returns and fsynced by a
+  // background thread once a second: a process crash loses nothing, a power
+  // loss up to about a second of acknowledged writes.
+  kEverySec,
+};
+
+// Block compression of the SST files.
+enum class Compression {
+  kAuto,  // LZ4 if this RocksDB supports it, else Snappy, else none
+  kNone,
+  kSnappy,
+  kLz4,
+  kZstd,
+};
+
+struct StoreOptions {
+  // When acknowledged writes reach stable storage. Default: kEverySec.
+  Durability durability = Durability::kEverySec;
+
+  // Size of the shared block cache (uncompressed blocks) in bytes.
+  // Default: 32 MiB.
+  size_t block_cache_bytes = size_t{32} << 20;
+
+  // Size of one memtable per column family before it is flushed to an SST
+  // file; also bounds how much WAL a restart replays. Default: 16 MiB.
+  size_t write_buffer_bytes = size_t{16} << 20;
+
+  // SST block compression; a kind this RocksDB lacks is InvalidArgument at
+  // Open. Default: kAuto.
+  Compression compression = Compression::kAuto;
+
+  // Upper bound on the delta log, in bytes of keys plus values. When an Apply
+  // takes the log above it, the oldest entries (by HLC timestamp, across
+  // origins) are trimmed until the log is at 3/4 of the cap, and log_floor()
+  // records what is gone. 0 means unbounded. Default: 256 MiB.
+  uint64_t log_cap_bytes = uint64_t{256} << 20;
+
+  // Collect RocksDB statistics (WAL syncs and bytes) for Stats(); costs a few
+  // percent of write throughput. Default: false.
+  bool collect_statistics = false;
+
+  // Fault injection for tests: when set, called for every WriteBatch after it
+  // is built and before it is written; a non-OK result is returned instead
+  // of writing, and the store is left as it was. Default: empty.
+  std::function<Status()> before_write;
+};
+
+// One apply cycle's mutations; Apply writes all of them or none.
+struct ApplyBatch {
+  // Each key's new state (the whole Object, already joined by the caller).
+  std::vector<std::pair<std::string, Object>> objects;
+  // Keys whose object is dropped entirely (after Object::Purge said so).
+  std::vector<std::string> erased_objects;
+  // Log entries, keyed by (origin, seq). REQUIRES: seq >= 1 and each
+  // (origin, seq) logged once (a repeat is stored once but counted twice in
+  // log_bytes() until the next open).
+  std::vector<Delta> deltas;
+  // When set, the store's version vector becomes this.
+  std::optional<VersionVector> version_vector;
+  // When set, the HLC high-water mark becomes this.
+  std::optional<Timestamp> hlc_high_water;
+  std::vector<HoldRecord> put_holds;
+  std::vector<std::string> erased_holds;  // hold ids
+  std::vector<IdempotencyRecord> put_idempotency;
+  std::vector<std::string> erased_idempotency;  // idempotency keys
+};
+
+// What SweepExpired removed.
+struct SweptRecords {
+  std::vector<HoldRecord> holds;
+  std::vector<IdempotencyRecord> idempotency;
+};
+
+struct StoreStats {
+  uint64_t wal_syncs = 0;  // WAL fsyncs since open (0 without collect_statistics)
+  uint64_t wal_bytes = 0;  // bytes written to the WAL since open (idem)
+  uint64_t applies = 0;    // Apply calls that wrote since open
+  uint64_t log_bytes = 0;  // as log_bytes()
+};
+
+// A consistent point-in-time view of all objects and of the version vector
+// they reflect: what a full-state transfer, SCAN and DEBUG DIGEST read.
+// Iterates keys in bytewise order.
+//
+// Thread-compatible. REQUIRES: destroyed before the Store that made it.
+class ObjectSnapshot {
+ public:
+  ObjectSnapshot(const ObjectSnapshot&) = delete;
+  ObjectSnapshot& operator=(const ObjectSnapshot&) = delete;
+  ~ObjectSnapshot();
+
+  // The version vector as of the snapshot: every delta it covers is in the
+  // objects this snapshot yields.
+  const VersionVector& version_vector() const { return vv_; }
+
+  void SeekToFirst();
+  void Seek(std::string_view key);
+  bool Valid() const;
+  // REQUIRES: Valid().
+  void Next();
+  // REQUIRES: Valid(). Valid until the next move.
+  std::string_view key() const;
+  // REQUIRES: Valid(). Corruption naming the key when the value is damaged.
+  StatusOr<Object> object() const;
+  // The iterator's error, when !Valid() because of one.
+  Status status() const;
+
+ private:
+  friend class Store;
+  ObjectSnapshot(rocksdb::DB* db, const rocksdb::Snapshot* snapshot,
+                 std::unique_ptr<rocksdb::Iterator> it, VersionVector vv);
+
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+  VersionVector vv_;
+};
+
+class Store {
+ public:
+  // Opens the store at `path`, creating it when `path` is missing or an empty
+  // directory. Refuses, changing nothing:
+  //   FailedPrecondition  the store is open elsewhere (RocksDB's LOCK is held);
+  //                       `path` is a non-empty directory that is not a
+  //                       Converge store; the store has another format version
+  //   Corruption          the database is damaged (CURRENT, MANIFEST, meta)
+  //   InvalidArgument     bad options (e.g. an unsupported compression)
+  //   Unavailable         other I/O errors
+  [[nodiscard]] static StatusOr<std::unique_ptr<Store>> Open(const std::string& path,
+                                                             const StoreOptions& options);
+
+  // Stops the WAL sync thread, syncs the WAL and closes the database.
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Writes `batch` as one atomic WriteBatch with the durability of the
+  // options. On error nothing of it is written (and, when the error came
+  // from a background WAL sync, the store refuses further writes).
+  // InvalidArgument for a delta with seq 0 or a hold/idempotency record that
+  // is not WellFormed().
+  [[nodiscard]] Status Apply(const ApplyBatch& batch);
+
+  // The object at `key`, nullopt when there is none.
+  [[nodiscard]] StatusOr<std::optional<Object>> GetObject(std::string_view key) const;
+  // A consistent snapshot over all objects. REQUIRES: released before *this.
+  [[nodiscard]] StatusOr<std::unique_ptr<ObjectSnapshot>> SnapshotObjects() const;
+
+  // Deltas of `origin` with seq in [from_seq, to_seq], in seq order, stopping
+  // after the entry that takes the total encoded size to `max_bytes` or more
+  // (at least one entry when any is there). Entries not (yet) logged are
+  // simply absent. FailedPrecondition when from_seq <= log_floor()[origin]:
+  // that range was trimmed and the caller must fall back to a full-state
+  // transfer. InvalidArgument when from_seq is 0 or from_seq > to_seq.
+  [[nodiscard]] StatusOr<std::vector<Delta>> ReadLog(ReplicaId origin, uint64_t from_seq,
+                                                     uint64_t to_seq, uint64_t max_bytes) const;
+
+  // Deletes every log entry at or below `stable` (causally stable: every
+  // member has it) and raises log_floor() to match.
+  [[nodiscard]] Status TrimLog(const VersionVector& stable);
+
+  // Holds and idempotency records outside an ApplyBatch (each is a one-record
+  // batch). Get returns nullopt when there is none.
+  [[nodiscard]] Status PutHold(const HoldRecord& hold);
+  [[nodiscard]] Status DeleteHold(std::string_view hold_id);
+  [[nodiscard]] StatusOr<std::optional<HoldRecord>> GetHold(std::string_view hold_id) const;
+  [[nodiscard]] Status PutIdempotency(const IdempotencyRecord& record);
+  [[nodiscard]] Status DeleteIdempotency(std::string_view idem_key);
+  [[nodiscard]] StatusOr<std::optional<IdempotencyRecord>> GetIdempotency(
+      std::string_view idem_key) const;
+  // Deletes every hold and idempotency record with expiry_ms <= now_ms, in
+  // one batch, and returns them. Scans both column families: they hold
+  // short-lived records, thousands at most, so no expiry index is kept.
+  [[nodiscard]] StatusOr<SweptRecords> SweepExpired(uint64_t now_ms);
+
+  // The cluster id slot: empty until set. Written synchronously.
+  [[nodiscard]] Status SetClusterId(std::string cluster_id);
+  std::string cluster_id() const;
+
+  // Created (random, nonzero) when the store is created; never changes.
+  ReplicaId replica_id() const { return replica_id_; }
+  // As of the last Apply that set them (loaded at open).
+  VersionVector version_vector() const;
+  Timestamp hlc_high_water() const;
+  // Per origin, the highest seq trimmed from the log; ranges at or below it
+  // are gone for good.
+  VersionVector log_floor() const;
+  // Approximate bytes (keys plus values) in the log. Recomputed at open by
+  // scanning the log's keys and value sizes (no decoding), then kept by
+  // Apply and the trims; not persisted.
+  uint64_t log_bytes() const;
+
+  Durability durability() const { return options_.durability; }
+  const std::string& path() const { return path_; }
+  StoreStats Stats() const;
+
+ private:
+  struct Handles;
+
+  Store(std::string path, StoreOptions options);
+
+  Status Load();
+  // db_->Write with the durability's WriteOptions, after before_write.
+  Status Write(rocksdb::WriteBatch* batch);
+  // Trims the oldest log entries when log_bytes_ is above the cap. REQUIRES: mu_ held.
+  Status EnforceLogCap();
+  // Deletes log entries of each origin up to (and including) the seq given,
+  // raises the floor, and adjusts log_bytes_ by the bytes removed (counted
+  // by scanning the ranges). REQUIRES: mu_ held.
+  Status TrimLogLocked(const std::map<ReplicaId, uint64_t>& up_to);
+  void SyncLoop();
+
+  const std::string path_;
+  const StoreOptions options_;
+  std::unique_ptr<Handles> handles_;
+  rocksdb::DB* db_ = nullptr;  // owned by handles_
+  std::shared_ptr<rocksdb::Statistics> statistics_;
+  ReplicaId replica_id_ = 0;
+
+  mutable std::mutex mu_;  // guards everything below, and serializes writes
+  VersionVector vv_;
+  Timestamp hlc_;
+  VersionVector log_floor_;
+  std::map<ReplicaId, uint64_t> log_bytes_by_origin_;
+  uint64_t log_bytes_ = 0;
+  std::string cluster_id_;
+  uint64_t applies_ = 0;
+  Status sync_error_;  // first failed background WAL sync; refuses writes
+
+  // kEverySec only: the background WAL sync.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool stopping_ = false;  // guarded by sync_mu_
+  std::thread sync_thread_;
+};
+
+}  // namespace converge
+
+#endif  // CONVERGE_STORAGE_STORE_H_

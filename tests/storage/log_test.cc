@@ -1,0 +1,157 @@
+// The delta log: trimming at the stable vector, and the size cap keeping it
+// bounded in a long run while every untrimmed range stays readable and every
+// trimmed one says it is gone.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "storage/store.h"
+#include "tests/storage/store_testing.h"
+#include "tests/testing/seed.h"
+#include "tests/testing/status_matchers.h"
+
+namespace converge {
+namespace {
+
+using testing::Numbered;
+using testing::SetDelta;
+
+constexpr ReplicaId kA = 0xA1;
+constexpr ReplicaId kB = 0xB2;
+constexpr ReplicaId kC = 0xC3;
+
+std::unique_ptr<Store> OpenOrDie(const std::string& path, const StoreOptions& o) {
+  auto s = Store::Open(path, o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+TEST(LogTest, TrimLogDeletesAtOrBelowStableAndRaisesFloor) {
+  testing::TempDir dir;
+  StoreOptions o;
+  VersionVector vv;
+  uint64_t bytes_at_close = 0;
+  {
+    auto store = OpenOrDie(dir.path(), o);
+    ASSERT_NE(store, nullptr);
+    for (uint64_t seq = 1; seq <= 20; ++seq) {
+      for (ReplicaId origin : {kA, kB}) {
+        vv.Advance(origin, seq);
+        Status st = store->Apply(testing::WriteBatchFor(SetDelta(origin, seq, "k", "v"), vv));
+        ASSERT_OK(st);
+      }
+    }
+    const uint64_t before = store->log_bytes();
+    VersionVector stable;
+    stable.Set(kA, 12);
+    stable.Set(kB, 3);
+    Status st = store->TrimLog(stable);
+    ASSERT_OK(st);
+    EXPECT_EQ(store->log_floor(), stable);
+    EXPECT_LT(store->log_bytes(), before);
+
+    // A lower stable vector later changes nothing.
+    VersionVector lower;
+    lower.Set(kA, 5);
+    st = store->TrimLog(lower);
+    ASSERT_OK(st);
+    EXPECT_EQ(store->log_floor(), stable);
+    bytes_at_close = store->log_bytes();
+  }
+  auto store = OpenOrDie(dir.path(), o);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->log_floor().Get(kA), 12u);
+  EXPECT_EQ(store->log_floor().Get(kB), 3u);
+
+  auto gone = store->ReadLog(kA, 12, 20, UINT64_MAX);
+  EXPECT_EQ(gone.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(gone.status().message().find("full-state"), std::string::npos);
+  auto a = store->ReadLog(kA, 13, 20, UINT64_MAX);
+  ASSERT_OK(a);
+  ASSERT_EQ(a->size(), 8u);
+  EXPECT_EQ(a->front().seq, 13u);
+  auto b = store->ReadLog(kB, 4, 20, UINT64_MAX);
+  ASSERT_OK(b);
+  EXPECT_EQ(b->size(), 17u);
+  // The size recomputed at open equals the one kept across the trim.
+  EXPECT_EQ(store->log_bytes(), bytes_at_close);
+}
+
+TEST(LogTest, CapKeepsLogBoundedInALongRun) {
+  const uint64_t seed = testing::AnnounceSeed("LogTest.CapKeepsLogBoundedInALongRun");
+  SCOPED_TRACE(Numbered("seed=", seed));
+  std::mt19937_64 rng(seed);
+  testing::TempDir dir;
+  StoreOptions o;
+  o.log_cap_bytes = 256 << 10;
+  o.write_buffer_bytes = 1 << 20;  // several flushes in the run
+  const std::vector<ReplicaId> origins = {kA, kB, kC};
+  VersionVector vv;
+  uint64_t max_seen = 0;
+  constexpr int kDeltas = 20000;
+  {
+    auto store = OpenOrDie(dir.path(), o);
+    ASSERT_NE(store, nullptr);
+    int written = 0;
+    uint64_t tick = 0;
+    while (written < kDeltas) {
+      ApplyBatch batch;
+      const int n = 1 + static_cast<int>(rng() % 16);
+      for (int i = 0; i < n && written < kDeltas; ++i, ++written) {
+        // Origin kC writes rarely, so its entries are the oldest to survive.
+        const ReplicaId origin = rng() % 10 == 0 ? kC : origins[rng() % 2];
+        const uint64_t seq = vv.Get(origin) + 1;
+        Delta d =
+            SetDelta(origin, seq, Numbered("key", rng() % 500), std::string(20 + rng() % 100, 'x'));
+        d.ts = Timestamp(1'700'000'000'000 + ++tick, 0);  // one clock across origins
+        vv.Advance(origin, seq);
+        batch.objects.emplace_back(d.key, d.object);
+        batch.deltas.push_back(std::move(d));
+      }
+      batch.version_vector = vv;
+      Status st = store->Apply(batch);
+      ASSERT_OK(st);
+      max_seen = std::max(max_seen, store->log_bytes());
+      ASSERT_LE(store->log_bytes(), o.log_cap_bytes) << "after " << written << " deltas";
+    }
+    EXPECT_GT(store->log_floor().Get(kA), 0u);
+    EXPECT_GT(store->log_floor().Get(kB), 0u);
+  }
+  // Reopen: the floor persisted and the recomputed size is within the cap.
+  auto store = OpenOrDie(dir.path(), o);
+  ASSERT_NE(store, nullptr);
+  EXPECT_LE(store->log_bytes(), o.log_cap_bytes);
+  EXPECT_GT(store->log_bytes(), o.log_cap_bytes / 2);
+  const VersionVector floor = store->log_floor();
+  for (ReplicaId origin : origins) {
+    const uint64_t f = floor.Get(origin);
+    const uint64_t last = vv.Get(origin);
+    ASSERT_LT(f, last) << "the newest entries of every origin are kept";
+    // Everything above the floor is there, contiguous, in bounded reads.
+    uint64_t next = f + 1;
+    while (next <= last) {
+      auto part = store->ReadLog(origin, next, last, 16 << 10);
+      ASSERT_OK(part);
+      ASSERT_FALSE(part->empty());
+      for (const Delta& d : *part) {
+        ASSERT_EQ(d.seq, next) << "gap in the log of origin " << origin;
+        ++next;
+      }
+    }
+    if (f > 0) {
+      auto gone = store->ReadLog(origin, f, last, UINT64_MAX);
+      EXPECT_EQ(gone.status().code(), StatusCode::kFailedPrecondition);
+      auto below = store->ReadLog(origin, 1, 1, UINT64_MAX);
+      EXPECT_EQ(below.status().code(), StatusCode::kFailedPrecondition);
+    }
+  }
+  std::cout << "[ log cap  ] cap " << o.log_cap_bytes << " B, max log " << max_seen << " B, floor "
+            << floor.ToString() << ", vv " << vv.ToString() << std::endl;
+}
+
+}  // namespace
+}  // namespace converge
