@@ -16,11 +16,11 @@ Status DeltaInterval::Append(const Delta& d) {
 }
 
 Status DeltaInterval::Append(const DeltaInterval& next) {
-  if (next.origin_ != origin_ || next.first_ != last_ + 1) {
+  if (next.origin_ != origin_ || next.first_ > last_ + 1 || next.first_ < first_) {
     return InvalidArgumentError("interval does not follow this one");
   }
   for (const auto& [key, obj] : next.objects_) objects_[key].Join(obj);
-  last_ = next.last_;
+  last_ = std::max(last_, next.last_);
   max_ts_ = std::max(max_ts_, next.max_ts_);
   return Status::Ok();
 }

@@ -47,8 +47,9 @@ class DeltaInterval {
   // Extends the interval by the next delta of the same origin.
   // REQUIRES: d.origin == origin() and d.seq == last() + 1, else InvalidArgument.
   Status Append(const Delta& d);
-  // Extends the interval by the interval that follows it (same origin, first
-  // == last() + 1), else InvalidArgument.
+  // Extends the interval by one that follows or overlaps it (same origin,
+  // next.first() <= last() + 1), else InvalidArgument. Overlap is harmless:
+  // the join is idempotent.
   Status Append(const DeltaInterval& next);
 
   ReplicaId origin() const { return origin_; }

@@ -512,14 +512,21 @@ Status Store::Apply(const ApplyBatch& batch) {
   std::map<ReplicaId, uint64_t> added;
   for (const auto& [key, object] : batch.objects) wb.Put(h.cf(kObjects), key, Encode(object));
   for (const std::string& key : batch.erased_objects) wb.Delete(h.cf(kObjects), key);
+  auto log = [&](const DeltaInterval& interval) {
+    const std::string key = LogKey(interval.origin(), interval.last());
+    const std::string value = Encode(interval);
+    added[interval.origin()] += key.size() + value.size();
+    wb.Put(h.cf(kLog), key, value);
+  };
   for (const Delta& d : batch.deltas) {
     if (d.seq == 0) {
       return InvalidArgumentError("delta of origin " + HexId(d.origin) + " has seq 0");
     }
-    const std::string key = LogKey(d.origin, d.seq);
-    const std::string value = Encode(d);
-    added[d.origin] += key.size() + value.size();
-    wb.Put(h.cf(kLog), key, value);
+    log(DeltaInterval(d));
+  }
+  for (const DeltaInterval& interval : batch.intervals) {
+    if (!interval.WellFormed()) return InvalidArgumentError("delta interval is not well formed");
+    log(interval);
   }
   for (const HoldRecord& r : batch.put_holds) {
     if (!r.WellFormed()) return InvalidArgumentError("hold record is not well formed");
@@ -540,8 +547,14 @@ Status Store::Apply(const ApplyBatch& batch) {
            Encode(AppliedRecord{batch.version_vector ? *batch.version_vector : vv_,
                                 batch.hlc_high_water ? *batch.hlc_high_water : hlc_}));
   }
+  VersionVector raised_floor = log_floor_;
+  if (batch.raise_log_floor) {
+    raised_floor.Join(*batch.raise_log_floor);
+    wb.Put(h.cf(kMeta), std::string(kLogFloorKey), Encode(VersionVectorRecord{raised_floor}));
+  }
   CONVERGE_RETURN_IF_ERROR(Write(&wb));
   ++applies_;
+  if (batch.raise_log_floor) log_floor_ = std::move(raised_floor);
   if (batch.version_vector) vv_ = *batch.version_vector;
   if (batch.hlc_high_water) hlc_ = *batch.hlc_high_water;
   for (const auto& [origin, bytes] : added) {
@@ -578,8 +591,9 @@ Status Store::EnforceLogCap() {
   auto push = [&](ReplicaId origin, Cursor& c) -> Status {
     if (!c.it->Valid())
       return c.it->status().ok() ? Status::Ok() : ReadError(path_, kLogCf, c.it->status());
-    StatusOr<Delta> d = Decode<Delta>(std::string_view(c.it->value().data(), c.it->value().size()));
-    fronts.emplace(d.ok() ? d->ts : Timestamp(), origin);
+    StatusOr<DeltaInterval> d =
+        Decode<DeltaInterval>(std::string_view(c.it->value().data(), c.it->value().size()));
+    fronts.emplace(d.ok() ? d->max_ts() : Timestamp(), origin);
     return Status::Ok();
   };
   for (const auto& [origin, bytes] : log_bytes_by_origin_) {
@@ -654,13 +668,16 @@ Status Store::TrimLog(const VersionVector& stable) {
   return TrimLogLocked(stable.entries());
 }
 
-StatusOr<std::vector<Delta>> Store::ReadLog(ReplicaId origin, uint64_t from_seq, uint64_t to_seq,
+StatusOr<std::vector<DeltaInterval>> Store::ReadLog(ReplicaId origin, uint64_t from_seq, uint64_t to_seq,
                                             uint64_t max_bytes) const {
   if (from_seq == 0 || from_seq > to_seq) {
     return InvalidArgumentError("log range [" + std::to_string(from_seq) + ", " +
                                 std::to_string(to_seq) + "] is empty or starts at 0");
   }
-  const std::string end = LogKeyAfter(origin, to_seq);
+  // Keyed by last seq: an entry holding to_seq may end anywhere above it, so
+  // the bound is the origin's end, and the loop stops at an entry that starts
+  // past to_seq.
+  const std::string end = LogKeyAfter(origin, std::numeric_limits<uint64_t>::max());
   const rocksdb::Slice end_slice(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &end_slice;
@@ -677,7 +694,7 @@ StatusOr<std::vector<Delta>> Store::ReadLog(ReplicaId origin, uint64_t from_seq,
     }
     it.reset(db_->NewIterator(ro, handles_->cf(kLog)));
   }
-  std::vector<Delta> out;
+  std::vector<DeltaInterval> out;
   uint64_t bytes = 0;
   for (it->Seek(LogKey(origin, from_seq)); it->Valid() && bytes < max_bytes; it->Next()) {
     const std::string_view key(it->key().data(), it->key().size());
@@ -685,13 +702,14 @@ StatusOr<std::vector<Delta>> Store::ReadLog(ReplicaId origin, uint64_t from_seq,
     uint64_t seq;
     CONVERGE_RETURN_IF_ERROR(ParseLogKey(key, &key_origin, &seq));
     CONVERGE_ASSIGN_OR_RETURN(
-        Delta d,
-        DecodeValue<Delta>(kLogCf, key, std::string_view(it->value().data(), it->value().size())));
-    if (d.origin != key_origin || d.seq != seq) {
+        DeltaInterval d, DecodeValue<DeltaInterval>(
+                             kLogCf, key, std::string_view(it->value().data(), it->value().size())));
+    if (d.origin() != key_origin || d.last() != seq) {
       return BadValue(kLogCf, key,
-                      CorruptionError("the delta's (origin, seq) is (" + HexId(d.origin) + ", " +
-                                      std::to_string(d.seq) + ")"));
+                      CorruptionError("the entry's (origin, last) is (" + HexId(d.origin()) + ", " +
+                                      std::to_string(d.last()) + ")"));
     }
+    if (d.first() > to_seq) break;
     bytes += it->value().size();
     out.push_back(std::move(d));
   }

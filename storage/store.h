@@ -121,10 +121,16 @@ struct ApplyBatch {
   std::vector<std::pair<std::string, Object>> objects;
   // Keys whose object is dropped entirely (after Object::Purge said so).
   std::vector<std::string> erased_objects;
-  // Log entries, keyed by (origin, seq). REQUIRES: seq >= 1 and each
-  // (origin, seq) logged once (a repeat is stored once but counted twice in
-  // log_bytes() until the next open).
+  // Log entries. The log holds delta intervals keyed by (origin, last seq):
+  // a node logs what it applied in the form it applied it, so it can relay a
+  // joined interval it received as it got it. Each Delta here is logged as a
+  // one-delta interval. REQUIRES: seq >= 1; an (origin, last) logged twice is
+  // stored once but counted twice in log_bytes() until the next open.
   std::vector<Delta> deltas;
+  std::vector<DeltaInterval> intervals;
+  // Raises log_floor() to at least this (a full-state transfer brought in
+  // ranges this log never held), in the same batch.
+  std::optional<VersionVector> raise_log_floor;
   // When set, the store's version vector becomes this.
   std::optional<VersionVector> version_vector;
   // When set, the HLC high-water mark becomes this.
@@ -216,13 +222,14 @@ class Store {
   // A consistent snapshot over all objects. REQUIRES: released before *this.
   [[nodiscard]] StatusOr<std::unique_ptr<ObjectSnapshot>> SnapshotObjects() const;
 
-  // Deltas of `origin` with seq in [from_seq, to_seq], in seq order, stopping
-  // after the entry that takes the total encoded size to `max_bytes` or more
-  // (at least one entry when any is there). Entries not (yet) logged are
-  // simply absent. FailedPrecondition when from_seq <= log_floor()[origin]:
+  // Log entries of `origin` that hold some seq in [from_seq, to_seq] (the
+  // first may start below from_seq: entries are intervals), in seq order,
+  // stopping after the entry that takes the total encoded size to
+  // `max_bytes` or more (at least one entry when any is there). Entries not
+  // (yet) logged are simply absent. FailedPrecondition when from_seq <= log_floor()[origin]:
   // that range was trimmed and the caller must fall back to a full-state
   // transfer. InvalidArgument when from_seq is 0 or from_seq > to_seq.
-  [[nodiscard]] StatusOr<std::vector<Delta>> ReadLog(ReplicaId origin, uint64_t from_seq,
+  [[nodiscard]] StatusOr<std::vector<DeltaInterval>> ReadLog(ReplicaId origin, uint64_t from_seq,
                                                      uint64_t to_seq, uint64_t max_bytes) const;
 
   // Deletes every log entry at or below `stable` (causally stable: every

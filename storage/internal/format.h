@@ -11,12 +11,15 @@
 // Column family "log": every applied delta of every origin.
 //   key    16 bytes
 //            bytes 0..7    origin replica id, big-endian uint64
-//            bytes 8..15   seq, big-endian uint64 (>= 1)
+//            bytes 8..15   last seq of the entry, big-endian uint64 (>= 1)
 //          Big-endian makes RocksDB's bytewise order iterate origins in id
 //          order and each origin's deltas in seq order, so a range read is
 //          one seek and a trim is one DeleteRange [(o, 0), (o, s + 1)).
-//   value  Encode(Delta); its origin and seq repeat the key's, and a mismatch
-//          is Corruption.
+//   value  Encode(DeltaInterval): the deltas [first, last] of the origin,
+//          joined by key; its origin and last repeat the key's, and a
+//          mismatch is Corruption. Entries of one origin may overlap (a
+//          relayed interval can cover entries logged before); joins are
+//          idempotent, so readers need not care.
 //
 // Column family "meta": one record per ASCII key.
 //   "format"      4 bytes: big-endian uint32 store format version

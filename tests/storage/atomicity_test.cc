@@ -36,7 +36,7 @@ void ExpectFirstBatchOnly(Store& store, const Expected& e) {
   auto log = store.ReadLog(kOrigin, 1, 10, UINT64_MAX);
   ASSERT_OK(log);
   ASSERT_EQ(log->size(), 1u);
-  EXPECT_EQ(log->front().seq, 1u);
+  EXPECT_EQ(log->front().last(), 1u);
   auto hold = store.GetHold("h-old");
   ASSERT_OK(hold);
   EXPECT_TRUE(hold->has_value());

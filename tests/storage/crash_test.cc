@@ -107,8 +107,9 @@ uint64_t CheckStore(const std::string& path, uint64_t acked, uint64_t checked) {
   if (!log.ok()) return checked;
   EXPECT_EQ(log->size(), covered) << "log entries missing below the VV";
   for (uint64_t seq = 1; seq <= std::min<uint64_t>(covered, log->size()); ++seq) {
-    const Delta& d = (*log)[seq - 1];
-    EXPECT_EQ(d, testing::SetDelta(kWriterOrigin, seq, Numbered("k", seq), Numbered("v", seq)))
+    const DeltaInterval& d = (*log)[seq - 1];
+    EXPECT_EQ(d, DeltaInterval(testing::SetDelta(kWriterOrigin, seq, Numbered("k", seq),
+                                                 Numbered("v", seq))))
         << "log entry " << seq;
   }
   // And so are the objects and holds written in the same batches.

@@ -73,7 +73,7 @@ TEST(LogTest, TrimLogDeletesAtOrBelowStableAndRaisesFloor) {
   auto a = store->ReadLog(kA, 13, 20, UINT64_MAX);
   ASSERT_OK(a);
   ASSERT_EQ(a->size(), 8u);
-  EXPECT_EQ(a->front().seq, 13u);
+  EXPECT_EQ(a->front().last(), 13u);
   auto b = store->ReadLog(kB, 4, 20, UINT64_MAX);
   ASSERT_OK(b);
   EXPECT_EQ(b->size(), 17u);
@@ -137,8 +137,9 @@ TEST(LogTest, CapKeepsLogBoundedInALongRun) {
       auto part = store->ReadLog(origin, next, last, 16 << 10);
       ASSERT_OK(part);
       ASSERT_FALSE(part->empty());
-      for (const Delta& d : *part) {
-        ASSERT_EQ(d.seq, next) << "gap in the log of origin " << origin;
+      for (const DeltaInterval& d : *part) {
+        ASSERT_EQ(d.first(), next) << "gap in the log of origin " << origin;
+        ASSERT_EQ(d.last(), next);
         ++next;
       }
     }
@@ -151,6 +152,57 @@ TEST(LogTest, CapKeepsLogBoundedInALongRun) {
   }
   std::cout << "[ log cap  ] cap " << o.log_cap_bytes << " B, max log " << max_seen << " B, floor "
             << floor.ToString() << ", vv " << vv.ToString() << std::endl;
+}
+
+// Entries are intervals keyed by their last seq: a read that starts inside
+// one returns it whole, trims go by whole entries, and a full-state transfer
+// can raise the floor past ranges this log never held.
+TEST(LogTest, IntervalEntriesReadTrimAndRaiseTheFloor) {
+  testing::TempDir dir;
+  StoreOptions o;
+  {
+    auto store = OpenOrDie(dir.path(), o);
+    ASSERT_NE(store, nullptr);
+    DeltaInterval first(SetDelta(kA, 1, "k1", "a"));
+    ASSERT_OK(first.Append(SetDelta(kA, 2, "k2", "b")));
+    ASSERT_OK(first.Append(SetDelta(kA, 3, "k1", "c")));
+    ApplyBatch batch;
+    batch.intervals.push_back(first);
+    batch.intervals.push_back(DeltaInterval(SetDelta(kA, 4, "k3", "d")));
+    ASSERT_OK(store->Apply(batch));
+
+    auto mid = store->ReadLog(kA, 2, 4, UINT64_MAX);
+    ASSERT_OK(mid);
+    ASSERT_EQ(mid->size(), 2u);
+    EXPECT_EQ(mid->front(), first) << "the entry holding seq 2 comes back whole";
+    EXPECT_EQ(mid->front().objects().size(), 2u) << "joined by key";
+    auto tail = store->ReadLog(kA, 4, 4, UINT64_MAX);
+    ASSERT_OK(tail);
+    ASSERT_EQ(tail->size(), 1u);
+    EXPECT_EQ(tail->front().first(), 4u);
+    auto none = store->ReadLog(kA, 1, 1, UINT64_MAX);
+    ASSERT_OK(none);
+    EXPECT_EQ(none->size(), 1u) << "[1, 3] holds seq 1";
+
+    VersionVector stable;
+    stable.Set(kA, 3);
+    ASSERT_OK(store->TrimLog(stable));
+    EXPECT_EQ(store->ReadLog(kA, 3, 4, UINT64_MAX).status().code(),
+              StatusCode::kFailedPrecondition);
+
+    ApplyBatch raise;
+    raise.raise_log_floor.emplace();
+    raise.raise_log_floor->Set(kB, 10);
+    ASSERT_OK(store->Apply(raise));
+    EXPECT_EQ(store->log_floor().Get(kB), 10u);
+  }
+  auto reopened = OpenOrDie(dir.path(), o);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->log_floor().Get(kB), 10u) << "the raised floor is durable";
+  EXPECT_EQ(reopened->log_floor().Get(kA), 3u);
+  auto kept = reopened->ReadLog(kA, 4, 4, UINT64_MAX);
+  ASSERT_OK(kept);
+  EXPECT_EQ(kept->size(), 1u);
 }
 
 }  // namespace

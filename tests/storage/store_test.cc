@@ -101,7 +101,8 @@ TEST(StoreTest, EverythingComesBackAfterRestart) {
     ASSERT_OK(log);
     ASSERT_EQ(log->size(), 10u);
     for (uint64_t i = 0; i < 10; ++i) {
-      EXPECT_EQ((*log)[i], SetDelta(origin, i + 1, Numbered("k", i + 1), Numbered("v", origin)));
+      EXPECT_EQ((*log)[i],
+                DeltaInterval(SetDelta(origin, i + 1, Numbered("k", i + 1), Numbered("v", origin))));
     }
   }
   auto h = store->GetHold("h1");
@@ -162,14 +163,14 @@ TEST(StoreTest, ReadLogHonorsRangeAndMaxBytes) {
   auto mid = store->ReadLog(kOrigin, 10, 20, UINT64_MAX);
   ASSERT_OK(mid);
   ASSERT_EQ(mid->size(), 11u);
-  EXPECT_EQ(mid->front().seq, 10u);
-  EXPECT_EQ(mid->back().seq, 20u);
+  EXPECT_EQ(mid->front().last(), 10u);
+  EXPECT_EQ(mid->back().last(), 20u);
 
   auto bounded = store->ReadLog(kOrigin, 1, 50, 450);  // each entry is > 100 bytes
   ASSERT_OK(bounded);
   EXPECT_GE(bounded->size(), 1u);
   EXPECT_LE(bounded->size(), 4u);
-  for (size_t i = 0; i < bounded->size(); ++i) EXPECT_EQ((*bounded)[i].seq, i + 1);
+  for (size_t i = 0; i < bounded->size(); ++i) EXPECT_EQ((*bounded)[i].last(), i + 1);
 
   auto one = store->ReadLog(kOrigin, 5, 50, 1);  // at least one entry
   ASSERT_OK(one);
@@ -353,7 +354,7 @@ TEST(StoreTest, ConcurrentWritersReadersAndTrims) {
     auto log = store->ReadLog(kOrigin, from, last, UINT64_MAX);
     if (log.ok()) {
       EXPECT_EQ(log->size(), last - from + 1);
-      for (size_t i = 0; i < log->size(); ++i) EXPECT_EQ((*log)[i].seq, from + i);
+      for (size_t i = 0; i < log->size(); ++i) EXPECT_EQ((*log)[i].last(), from + i);
     } else {
       EXPECT_EQ(log.status().code(), StatusCode::kFailedPrecondition) << log.status().ToString();
     }
