@@ -1,0 +1,279 @@
+#include "cluster/replica.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace converge {
+
+Replica::Replica(Store* store, PhysicalClock* clock, ReplicaOptions options)
+    : store_(store),
+      physical_(clock),
+      options_(options),
+      clock_(clock, options.max_clock_offset_ms),
+      id_(store->replica_id()),
+      vv_(store->version_vector()),
+      committed_vv_(vv_) {
+  // A restart never issues a timestamp at or below one it issued before.
+  clock_.Restore(store->hlc_high_water());
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = store_->SnapshotObjects();
+  if (snap.ok()) {
+    for ((*snap)->SeekToFirst(); (*snap)->Valid(); (*snap)->Next()) {
+      StatusOr<Object> o = (*snap)->object();
+      if (o.ok() && o->Live()) ++live_keys_;
+    }
+  }
+  committed_live_keys_ = live_keys_;
+}
+
+Object& Replica::Cached(std::string_view key, const Object& loaded) {
+  if (cache_.size() >= options_.max_cached_objects) {
+    // Evict what is not staged; staged objects must stay until Commit().
+    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > options_.max_cached_objects / 2;) {
+      if (staged_.count(it->first) == 0) {
+        it = cache_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return cache_.emplace(std::string(key), loaded).first->second;
+}
+
+StatusOr<Object> Replica::Get(std::string_view key) {
+  StatusOr<const Object*> o = Read(key);
+  if (!o.ok()) return o.status();
+  return **o;
+}
+
+StatusOr<const Object*> Replica::Read(std::string_view key) {
+  auto it = cache_.find(std::string(key));
+  if (it != cache_.end()) return &it->second;
+  StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
+  if (!loaded.ok()) return loaded.status();
+  return &Cached(key, loaded->value_or(Object()));
+}
+
+void Replica::Stage(std::string_view key, const Object&) { staged_.emplace(key); }
+
+Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
+  Object* object;
+  if (auto it = cache_.find(std::string(key)); it != cache_.end()) {
+    object = &it->second;
+  } else {
+    StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
+    if (!loaded.ok()) return loaded.status();
+    object = &Cached(key, loaded->value_or(Object()));
+  }
+  const Stamp now{clock_.Now(), id_};
+  const bool was_live = object->Live();
+  StatusOr<Object> delta = mutation(*object, now);
+  if (!delta.ok()) return delta.status();
+  live_keys_ += object->Live() - was_live;
+  const uint64_t seq = vv_.Get(id_) + 1;
+  vv_.Set(id_, seq);
+  Delta d{id_, seq, now.ts, std::string(key), std::move(*delta)};
+  if (staged_local_) {
+    Status st = staged_local_->Append(d);
+    if (!st.ok()) return InternalError("local delta out of sequence: " + st.message());
+  } else {
+    staged_local_.emplace(d);
+  }
+  Stage(key, *object);
+  return Status::Ok();
+}
+
+void Replica::JoinInterval(const DeltaInterval& interval) {
+  for (const auto& [key, delta] : interval.objects()) {
+    Object* object;
+    if (auto it = cache_.find(key); it != cache_.end()) {
+      object = &it->second;
+    } else {
+      StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
+      // A key whose stored bytes are damaged is rebuilt from the join rather
+      // than blocking replication of everything else; the damage itself is
+      // reported by the store's reads elsewhere.
+      object = &Cached(key, loaded.ok() ? loaded->value_or(Object()) : Object());
+    }
+    const bool was_live = object->Live();
+    object->Join(delta);
+    live_keys_ += object->Live() - was_live;
+    Stage(key, *object);
+  }
+}
+
+void Replica::Hold(DeltaInterval interval, bool for_clock) {
+  if (held_count_ >= options_.max_held_intervals) {
+    // Drop the oldest gap-held interval first: anti-entropy fetches it again.
+    for (auto& [origin, by_first] : held_gap_) {
+      if (!by_first.empty()) {
+        by_first.erase(by_first.begin());
+        --held_count_;
+        break;
+      }
+    }
+    if (held_count_ >= options_.max_held_intervals && !held_clock_.empty()) {
+      held_clock_.erase(held_clock_.begin());
+      --held_count_;
+    }
+  }
+  ++held_count_;
+  if (for_clock) {
+    held_clock_.push_back(std::move(interval));
+  } else {
+    const uint64_t first = interval.first();
+    held_gap_[interval.origin()].emplace(first, std::move(interval));
+  }
+}
+
+Replica::RemoteResult Replica::ApplyRemote(DeltaInterval interval) {
+  const ReplicaId origin = interval.origin();
+  const uint64_t have = vv_.Get(origin);
+  if (interval.last() <= have) return RemoteResult::kDuplicate;
+  if (interval.first() > have + 1) {
+    Hold(std::move(interval), /*for_clock=*/false);
+    return RemoteResult::kHeldForGap;
+  }
+  if (!clock_.Update(interval.max_ts()).ok()) {
+    Hold(std::move(interval), /*for_clock=*/true);
+    return RemoteResult::kHeldForClock;
+  }
+  JoinInterval(interval);
+  vv_.Set(origin, interval.last());
+  staged_remote_.push_back(std::move(interval));
+
+  // Intervals of this origin that were waiting on this one.
+  auto held = held_gap_.find(origin);
+  while (held != held_gap_.end() && !held->second.empty() &&
+         held->second.begin()->first <= vv_.Get(origin) + 1) {
+    DeltaInterval next = std::move(held->second.begin()->second);
+    held->second.erase(held->second.begin());
+    --held_count_;
+    ApplyRemote(std::move(next));
+    held = held_gap_.find(origin);
+  }
+  return RemoteResult::kApplied;
+}
+
+void Replica::RetryHeld() {
+  std::vector<DeltaInterval> retry = std::move(held_clock_);
+  held_clock_.clear();
+  for (auto& [origin, by_first] : held_gap_) {
+    for (auto it = by_first.begin(); it != by_first.end();) {
+      if (it->first <= vv_.Get(origin) + 1) {
+        retry.push_back(std::move(it->second));
+        it = by_first.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  held_count_ -= retry.size();
+  for (auto& interval : retry) ApplyRemote(std::move(interval));
+}
+
+std::map<ReplicaId, uint64_t> Replica::HeldForClock() const {
+  std::map<ReplicaId, uint64_t> out;
+  const uint64_t now = physical_->NowMillis();
+  for (const auto& interval : held_clock_) {
+    const uint64_t ahead = interval.max_ts().physical() > now ? interval.max_ts().physical() - now : 0;
+    uint64_t& worst = out[interval.origin()];
+    worst = std::max(worst, ahead);
+  }
+  return out;
+}
+
+size_t Replica::held_intervals() const { return held_count_; }
+
+Status Replica::JoinSnapshotChunk(const std::vector<std::pair<std::string, Object>>& objects) {
+  for (const auto& [key, object] : objects) {
+    StatusOr<Object> current = Get(key);
+    if (!current.ok()) return current.status();
+    Object& cached = cache_.find(key)->second;
+    const bool was_live = cached.Live();
+    cached.Join(object);
+    live_keys_ += cached.Live() - was_live;
+    Stage(key, cached);
+  }
+  return Status::Ok();
+}
+
+void Replica::FinishSnapshot(const VersionVector& snapshot_vv) {
+  for (const auto& [origin, seq] : snapshot_vv.entries()) {
+    if (seq > vv_.Get(origin)) {
+      snapshot_floor_.Set(origin, seq);  // this log never held that range
+      vv_.Set(origin, seq);
+    }
+  }
+  RetryHeld();
+}
+
+StatusOr<CommitResult> Replica::Commit() {
+  CommitResult result;
+  if (!HasStaged() && snapshot_floor_.empty()) return result;
+  ApplyBatch batch;
+  batch.objects.reserve(staged_.size());
+  for (const std::string& key : staged_) batch.objects.emplace_back(key, cache_.find(key)->second);
+  batch.erased_objects = staged_erase_;
+  batch.intervals = staged_remote_;
+  if (staged_local_) batch.intervals.push_back(*staged_local_);
+  batch.version_vector = vv_;
+  batch.hlc_high_water = clock_.Last();
+  if (!snapshot_floor_.empty()) batch.raise_log_floor = snapshot_floor_;
+
+  Status st = store_->Apply(batch);
+  if (!st.ok()) {
+    for (const std::string& key : staged_) cache_.erase(key);
+    for (const std::string& key : staged_erase_) cache_.erase(key);
+    vv_ = committed_vv_;
+    live_keys_ = committed_live_keys_;
+  } else {
+    committed_vv_ = vv_;
+    committed_live_keys_ = live_keys_;
+    result.local = std::move(staged_local_);
+    result.remote = std::move(staged_remote_);
+  }
+  staged_.clear();
+  staged_erase_.clear();
+  staged_local_.reset();
+  staged_remote_.clear();
+  snapshot_floor_ = VersionVector();
+  if (!st.ok()) return st;
+  return result;
+}
+
+StatusOr<size_t> Replica::PurgeStep(Stamp bound, size_t max_keys) {
+  if (HasStaged()) {
+    StatusOr<CommitResult> c = Commit();
+    if (!c.ok()) return c.status();
+  }
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = store_->SnapshotObjects();
+  if (!snap.ok()) return snap.status();
+  ObjectSnapshot& it = **snap;
+  it.Seek(purge_cursor_);
+  size_t dropped = 0, seen = 0;
+  for (; it.Valid() && seen < max_keys; it.Next(), ++seen) {
+    const std::string key(it.key());
+    StatusOr<Object> current = Get(key);
+    if (!current.ok()) continue;  // damaged bytes: leave them for the operator
+    const size_t before = current->Tombstones();
+    Object purged = *current;
+    const bool drop = purged.Purge(bound);
+    if (drop) {
+      cache_.erase(key);
+      staged_erase_.push_back(key);
+      dropped += std::max<size_t>(before, 1);
+    } else if (purged.Tombstones() < before) {
+      cache_[key] = purged;
+      staged_.insert(key);
+      dropped += before - purged.Tombstones();
+    }
+  }
+  purge_cursor_ = it.Valid() ? std::string(it.key()) : std::string();
+  if (!staged_.empty() || !staged_erase_.empty()) {
+    StatusOr<CommitResult> c = Commit();
+    if (!c.ok()) return c.status();
+  }
+  return dropped;
+}
+
+}  // namespace converge

@@ -1,0 +1,147 @@
+// Replica: this node's replicated state, and the one place that changes it.
+//
+// It owns the HybridClock, the VersionVector and a cache of objects over the
+// Store. Local writes become deltas numbered (self, seq) with seq contiguous;
+// remote delta intervals join in; both are staged and then committed together
+// by Commit() as one Store batch (group commit): the objects, one log entry
+// per interval, the version vector and the HLC high-water.
+//
+// Remote intervals that cannot be applied yet are held, not dropped:
+//   * a gap: interval.first() > VV[origin] + 1 (an earlier one is missing);
+//   * the clock bound: stamped more than max_clock_offset ahead of local
+//     physical time (DESIGN.md, Skew). They are retried by RetryHeld().
+// Held intervals are bounded in number; past the bound the oldest go, and
+// anti-entropy fetches them again.
+//
+// Thread-compatible: the node touches it only on its apply strand.
+#ifndef CONVERGE_CLUSTER_REPLICA_H_
+#define CONVERGE_CLUSTER_REPLICA_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "crdt/delta.h"
+#include "crdt/hybrid_clock.h"
+#include "crdt/object.h"
+#include "crdt/status.h"
+#include "crdt/version_vector.h"
+#include "storage/store.h"
+
+namespace converge {
+
+struct ReplicaOptions {
+  // Deltas stamped further ahead of local physical time are held. Default 500.
+  uint64_t max_clock_offset_ms = 500;
+  // Objects kept in memory beyond those staged. Default 200,000.
+  size_t max_cached_objects = 200'000;
+  // Remote intervals held for a gap or the clock bound. Default 4096.
+  size_t max_held_intervals = 4096;
+};
+
+// What a commit produced, for replication.
+struct CommitResult {
+  // This cycle's local deltas joined by key, to push to peers; empty when
+  // the cycle had no local write.
+  std::optional<DeltaInterval> local;
+  // Remote intervals applied in this cycle (for observers, e.g. subscriptions).
+  std::vector<DeltaInterval> remote;
+};
+
+class Replica {
+ public:
+  enum class RemoteResult { kApplied, kDuplicate, kHeldForGap, kHeldForClock };
+  using Mutation = std::function<StatusOr<Object>(Object& object, Stamp now)>;
+
+  // REQUIRES: store and clock outlive the replica.
+  Replica(Store* store, PhysicalClock* clock, ReplicaOptions options);
+
+  ReplicaId id() const { return id_; }
+  // Everything joined so far, staged writes included.
+  const VersionVector& version_vector() const { return vv_; }
+  // What is durable: the vector as of the last successful Commit().
+  const VersionVector& committed_version_vector() const { return committed_vv_; }
+  HybridClock& clock() { return clock_; }
+  PhysicalClock& physical_clock() { return *physical_; }
+
+  // The object at `key` (an empty Object when absent), staged writes included.
+  StatusOr<Object> Get(std::string_view key);
+  // The same without a copy: the pointer stays valid until the next call that
+  // changes this replica (Mutate, ApplyRemote, Commit, ...).
+  StatusOr<const Object*> Read(std::string_view key);
+
+  // Keys whose object is live, staged writes included (DBSIZE). Counted by a
+  // scan at construction, then kept up to date by every change.
+  uint64_t live_keys() const { return live_keys_; }
+
+  // A local write: runs `mutation` on the key's object with a fresh HLC stamp.
+  // On success the new object and its delta are staged; the mutation's error
+  // otherwise, with nothing changed.
+  Status Mutate(std::string_view key, const Mutation& mutation);
+
+  // Joins a remote interval, or holds it (see the class comment).
+  RemoteResult ApplyRemote(DeltaInterval interval);
+  // Applies held intervals whose gap closed or whose time came.
+  void RetryHeld();
+
+  // Full-state transfer: joins a chunk of a peer's snapshot; after the last
+  // chunk, FinishSnapshot(snapshot_vv) takes the snapshot's version vector.
+  // The log cannot serve ranges it got this way: its floor rises to match.
+  Status JoinSnapshotChunk(const std::vector<std::pair<std::string, Object>>& objects);
+  void FinishSnapshot(const VersionVector& snapshot_vv);
+
+  bool HasStaged() const { return !staged_.empty() || staged_local_ || !staged_remote_.empty(); }
+  // Writes everything staged as one batch. On failure nothing staged is kept
+  // (the cache forgets the staged keys, the vector and seq go back) and the
+  // error is returned: the node fails the writes of this cycle.
+  StatusOr<CommitResult> Commit();
+
+  // Origins with intervals held for the clock bound, and how far ahead (ms).
+  std::map<ReplicaId, uint64_t> HeldForClock() const;
+  size_t held_intervals() const;
+
+  // Drops tombstones stamped below `bound` from up to `max_keys` objects,
+  // resuming where the previous call stopped; objects that become empty are
+  // erased. Returns the tombstones dropped. Staged work is committed first.
+  StatusOr<size_t> PurgeStep(Stamp bound, size_t max_keys);
+
+ private:
+  Object& Cached(std::string_view key, const Object& loaded);
+  void Stage(std::string_view key, const Object& object);
+  void Hold(DeltaInterval interval, bool for_clock);
+  void JoinInterval(const DeltaInterval& interval);
+
+  Store* store_;
+  PhysicalClock* physical_;
+  ReplicaOptions options_;
+  HybridClock clock_;
+  ReplicaId id_;
+  VersionVector vv_;
+  VersionVector committed_vv_;
+  VersionVector snapshot_floor_;  // staged log-floor raise from a snapshot
+
+  std::unordered_map<std::string, Object> cache_;
+  std::set<std::string, std::less<>> staged_;  // keys written this cycle
+  std::optional<DeltaInterval> staged_local_;
+  std::vector<DeltaInterval> staged_remote_;
+  std::vector<std::string> staged_erase_;
+
+  // Held intervals, per origin by first seq; and those waiting on the clock.
+  std::map<ReplicaId, std::multimap<uint64_t, DeltaInterval>> held_gap_;
+  std::vector<DeltaInterval> held_clock_;
+  size_t held_count_ = 0;
+
+  std::string purge_cursor_;
+  uint64_t live_keys_ = 0;
+  uint64_t committed_live_keys_ = 0;
+};
+
+}  // namespace converge
+
+#endif  // CONVERGE_CLUSTER_REPLICA_H_

@@ -1,0 +1,346 @@
+#include "cluster/replicator.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include "crdt/codec.h"
+
+namespace converge {
+
+std::string_view MemberStateName(MemberState state) {
+  switch (state) {
+    case MemberState::kAlive: return "alive";
+    case MemberState::kSuspect: return "suspect";
+    case MemberState::kDead: return "dead";
+    case MemberState::kRemoved: return "removed";
+  }
+  return "unknown";
+}
+
+Replicator::Replicator(Replica* replica, Store* store, PeerNetwork* network, MemberRecord self,
+                       ReplicatorOptions options)
+    : replica_(replica),
+      store_(store),
+      network_(network),
+      self_(std::move(self)),
+      options_(options),
+      rng_(options.seed != 0 ? options.seed : replica->id()) {}
+
+uint64_t Replicator::NowMs() const { return replica_->physical_clock().NowMillis(); }
+
+Replicator::Peer& Replicator::PeerFor(ReplicaId id) {
+  Peer& p = peers_[id];
+  p.record.id = id;
+  return p;
+}
+
+void Replicator::Send(Peer& peer, ClusterMessage type, std::string body) {
+  peer.bytes_sent += body.size();
+  network_->Send(peer.record.id, static_cast<uint8_t>(type), std::move(body));
+}
+
+DigestMessage Replicator::MakeDigest(const Peer& to) const {
+  DigestMessage d;
+  d.vv = replica_->committed_version_vector();
+  d.hlc = replica_->clock().Last();
+  d.members.push_back(self_);
+  for (const auto& [id, p] : peers_) {
+    if (!p.record.peer_address.empty() || p.record.removed) d.members.push_back(p.record);
+  }
+  d.snapshot_resume = to.snapshot_resume;
+  return d;
+}
+
+void Replicator::SendDigest(Peer& peer) { Send(peer, ClusterMessage::kDigest, Encode(MakeDigest(peer))); }
+
+void Replicator::PullFrom(ReplicaId peer) {
+  auto it = peers_.find(peer);
+  if (it != peers_.end() && it->second.connected) SendDigest(it->second);
+}
+
+void Replicator::PullFromAll() {
+  for (auto& [id, p] : peers_) {
+    if (p.connected && !p.record.removed) SendDigest(p);
+  }
+}
+
+void Replicator::OnCommitted(const CommitResult& commit) {
+  if (commit.local) {
+    PushMessage push;
+    push.intervals.push_back(*commit.local);
+    const std::string body = Encode(push);
+    for (auto& [id, p] : peers_) {
+      if (p.connected && !p.record.removed) Send(p, ClusterMessage::kPush, body);
+    }
+  }
+  for (auto& [id, p] : peers_) {
+    if (p.pull_after_commit) {
+      p.pull_after_commit = false;
+      if (p.connected) SendDigest(p);
+    }
+  }
+}
+
+void Replicator::OnPeerUp(const MemberRecord& record) {
+  Peer& p = PeerFor(record.id);
+  if (!record.name.empty()) p.record.name = record.name;
+  if (!record.client_address.empty()) p.record.client_address = record.client_address;
+  if (!record.peer_address.empty()) p.record.peer_address = record.peer_address;
+  p.connected = true;
+  p.last_contact_ms = NowMs();
+  if (!p.record.removed) SendDigest(p);  // catch up at once rather than on the next tick
+}
+
+void Replicator::OnPeerDown(ReplicaId id) {
+  auto it = peers_.find(id);
+  if (it != peers_.end()) it->second.connected = false;
+}
+
+Status Replicator::OnFrame(ReplicaId from, uint8_t type, std::string_view body) {
+  Peer& peer = PeerFor(from);
+  peer.last_contact_ms = NowMs();
+  peer.bytes_received += body.size();
+  if (peer.record.removed) return Status::Ok();  // forgotten: its messages are ignored
+  Status st;
+  switch (static_cast<ClusterMessage>(type)) {
+    case ClusterMessage::kPush: st = HandlePush(peer, body); break;
+    case ClusterMessage::kDigest: st = HandleDigest(peer, body); break;
+    case ClusterMessage::kDeltas: st = HandleDeltas(peer, body); break;
+    case ClusterMessage::kSnapshot: st = HandleSnapshot(peer, body); break;
+    default:
+      st = InvalidArgumentError("unknown replication message type " + std::to_string(type));
+  }
+  if (!st.ok()) ++rejected_messages_;
+  return st;
+}
+
+Status Replicator::HandlePush(Peer& peer, std::string_view body) {
+  StatusOr<PushMessage> push = Decode<PushMessage>(body);
+  if (!push.ok()) return push.status();
+  for (auto& interval : push->intervals) {
+    if (replica_->ApplyRemote(std::move(interval)) == Replica::RemoteResult::kHeldForGap) {
+      peer.pull_after_commit = true;  // something before it was lost: ask now
+    }
+  }
+  return Status::Ok();
+}
+
+Status Replicator::HandleDigest(Peer& peer, std::string_view body) {
+  StatusOr<DigestMessage> digest = Decode<DigestMessage>(body);
+  if (!digest.ok()) return digest.status();
+  peer.vv = digest->vv;
+  peer.reported_vv = digest->vv;
+  peer.reported_hlc = digest->hlc;
+  MergeMembers(digest->members);
+  if (digest->snapshot_resume) return AnswerWithSnapshot(peer, *digest->snapshot_resume);
+
+  const VersionVector& mine = replica_->committed_version_vector();
+  const VersionVector floor = store_->log_floor();
+  const VersionVector& theirs = digest->vv;
+  for (const auto& [origin, seq] : mine.entries()) {
+    // They need (theirs + 1 ..] and part of that range was trimmed here.
+    if (seq > theirs.Get(origin) && theirs.Get(origin) < floor.Get(origin)) {
+      return AnswerWithSnapshot(peer, "");
+    }
+  }
+
+  DeltasMessage answer;
+  size_t bytes = 0;
+  for (const auto& [origin, seq] : mine.entries()) {
+    const uint64_t from = theirs.Get(origin) + 1;
+    if (seq < from) continue;
+    if (bytes >= options_.max_batch_bytes) {
+      answer.more = true;
+      break;
+    }
+    StatusOr<std::vector<DeltaInterval>> entries =
+        store_->ReadLog(origin, from, seq, options_.max_batch_bytes - bytes);
+    if (!entries.ok()) {
+      if (entries.status().code() == StatusCode::kFailedPrecondition) {
+        return AnswerWithSnapshot(peer, "");  // trimmed since we read the floor
+      }
+      return entries.status();
+    }
+    if (entries->empty()) continue;
+    // Join this origin's entries into one interval while they are contiguous.
+    DeltaInterval joined = std::move(entries->front());
+    for (size_t i = 1; i < entries->size(); ++i) {
+      if (!joined.Append((*entries)[i]).ok()) break;  // a hole: the rest next time
+    }
+    if (joined.first() > from) continue;  // the log lacks `from`: never send a gap
+    if (joined.last() < seq) answer.more = true;
+    bytes += Encode(joined).size();
+    answer.intervals.push_back(std::move(joined));
+  }
+  if (!answer.intervals.empty()) Send(peer, ClusterMessage::kDeltas, Encode(answer));
+  return Status::Ok();
+}
+
+Status Replicator::AnswerWithSnapshot(Peer& peer, const std::string& from_key) {
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = store_->SnapshotObjects();
+  if (!snap.ok()) return snap.status();
+  ObjectSnapshot& it = **snap;
+  SnapshotMessage msg;
+  msg.vv = it.version_vector();
+  size_t bytes = 0;
+  for (it.Seek(from_key); it.Valid(); it.Next()) {
+    if (bytes >= options_.max_batch_bytes) break;
+    StatusOr<Object> object = it.object();
+    if (!object.ok()) return object.status();
+    bytes += it.key().size() + Encode(*object).size();
+    msg.objects.emplace_back(std::string(it.key()), std::move(*object));
+  }
+  if (!it.status().ok()) return it.status();
+  msg.last = !it.Valid();
+  if (!msg.last) msg.next_key = std::string(it.key());
+  Send(peer, ClusterMessage::kSnapshot, Encode(msg));
+  return Status::Ok();
+}
+
+Status Replicator::HandleDeltas(Peer& peer, std::string_view body) {
+  StatusOr<DeltasMessage> msg = Decode<DeltasMessage>(body);
+  if (!msg.ok()) return msg.status();
+  for (auto& interval : msg->intervals) replica_->ApplyRemote(std::move(interval));
+  if (msg->more) peer.pull_after_commit = true;
+  return Status::Ok();
+}
+
+Status Replicator::HandleSnapshot(Peer& peer, std::string_view body) {
+  StatusOr<SnapshotMessage> msg = Decode<SnapshotMessage>(body);
+  if (!msg.ok()) return msg.status();
+  CONVERGE_RETURN_IF_ERROR(replica_->JoinSnapshotChunk(msg->objects));
+  peer.snapshot_vv = peer.snapshot_vv ? VersionVector::Meet(*peer.snapshot_vv, msg->vv) : msg->vv;
+  if (msg->last) {
+    replica_->FinishSnapshot(*peer.snapshot_vv);
+    peer.snapshot_vv.reset();
+    peer.snapshot_resume.reset();
+    ++snapshots_received_;
+  } else {
+    peer.snapshot_resume = msg->next_key;
+  }
+  peer.pull_after_commit = true;
+  return Status::Ok();
+}
+
+void Replicator::MergeMembers(const std::vector<MemberRecord>& members) {
+  for (const MemberRecord& m : members) {
+    if (m.id == self_.id) continue;
+    const bool known = peers_.count(m.id) != 0;
+    Peer& p = PeerFor(m.id);
+    if (!m.name.empty()) p.record.name = m.name;
+    if (!m.client_address.empty()) p.record.client_address = m.client_address;
+    if (!m.peer_address.empty()) p.record.peer_address = m.peer_address;
+    p.record.removed = p.record.removed || m.removed;  // removal is for good
+    if (!known && !p.record.removed && !p.record.peer_address.empty()) {
+      network_->Dial(p.record.peer_address);
+    }
+  }
+}
+
+VersionVector Replicator::StableVector() const {
+  VersionVector stable = replica_->committed_version_vector();
+  for (const auto& [id, p] : peers_) {
+    if (!p.record.removed) stable = VersionVector::Meet(stable, p.vv);
+  }
+  return stable;
+}
+
+void Replicator::UpdateSafeTimestamps() {
+  const VersionVector stable = StableVector();
+  for (auto& [id, p] : peers_) {
+    if (p.record.removed || p.reported_hlc.IsZero()) continue;
+    if (stable.Get(id) >= p.reported_vv.Get(id)) p.safe_ts = std::max(p.safe_ts, p.reported_hlc);
+  }
+  const ReplicaId self = replica_->id();
+  if (stable.Get(self) >= replica_->committed_version_vector().Get(self)) {
+    self_safe_ts_ = std::max(self_safe_ts_, replica_->clock().Last());
+  }
+}
+
+Stamp Replicator::PurgeBound() const {
+  // Every origin that may still have deltas in flight bounds it: an unstable
+  // delta of origin o is stamped above o's safe timestamp. An origin we know
+  // only from a version vector (not as a member) blocks purging altogether.
+  Timestamp bound = self_safe_ts_;
+  for (const auto& [id, p] : peers_) {
+    if (!p.record.removed) bound = std::min(bound, p.safe_ts);
+  }
+  for (const auto& [origin, seq] : replica_->committed_version_vector().entries()) {
+    if (origin == replica_->id()) continue;
+    auto it = peers_.find(origin);
+    if (it == peers_.end()) return Stamp();
+  }
+  return Stamp{bound, 0};
+}
+
+void Replicator::Tick() {
+  UpdateSafeTimestamps();
+  const VersionVector stable = StableVector();
+  store_->TrimLog(stable).IgnoreError();  // a failed trim is retried next tick
+  const Stamp bound = PurgeBound();
+  if (!bound.IsZero()) {
+    StatusOr<size_t> purged = replica_->PurgeStep(bound, options_.purge_keys_per_tick);
+    if (purged.ok()) tombstones_purged_ += *purged;
+  }
+  replica_->RetryHeld();
+  std::vector<Peer*> connected;
+  for (auto& [id, p] : peers_) {
+    if (p.connected && !p.record.removed) connected.push_back(&p);
+  }
+  if (!connected.empty()) SendDigest(*connected[rng_() % connected.size()]);
+}
+
+Status Replicator::Forget(ReplicaId member) {
+  auto it = peers_.find(member);
+  if (it == peers_.end()) return NotFoundError("no such member");
+  it->second.record.removed = true;
+  return Status::Ok();
+}
+
+std::vector<MemberView> Replicator::Members() const {
+  std::vector<MemberView> out;
+  MemberView me;
+  me.record = self_;
+  me.self = true;
+  me.connected = true;
+  me.last_contact_ms = NowMs();
+  me.vv = replica_->committed_version_vector();
+  out.push_back(me);
+  const uint64_t now = NowMs();
+  for (const auto& [id, p] : peers_) {
+    MemberView v;
+    v.record = p.record;
+    v.connected = p.connected;
+    v.last_contact_ms = p.last_contact_ms;
+    v.vv = p.vv;
+    v.lag_deltas = replica_->committed_version_vector().CountAhead(p.vv);
+    v.bytes_sent = p.bytes_sent;
+    v.bytes_received = p.bytes_received;
+    const uint64_t silent = now > p.last_contact_ms ? now - p.last_contact_ms : 0;
+    if (p.record.removed) {
+      v.state = MemberState::kRemoved;
+    } else if (p.connected) {
+      v.state = MemberState::kAlive;
+    } else if (silent < options_.dead_after_ms) {
+      v.state = MemberState::kSuspect;
+    } else {
+      v.state = MemberState::kDead;
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::optional<ReplicaId> Replicator::FindMember(std::string_view name_or_id) const {
+  for (const auto& [id, p] : peers_) {
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016" PRIx64, id);
+    if (p.record.name == name_or_id || hex == name_or_id || std::to_string(id) == name_or_id) {
+      return id;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace converge
