@@ -44,8 +44,11 @@ struct NodeOptions {
   // Worker threads of the node's io_context. Default 2.
   int threads = 2;
 
+  // The peer port in force: peer_port, else port + 10000 (0 stays 0: both
+  // ephemeral, for tests).
   uint16_t effective_peer_port() const {
-    return peer_port != 0 ? peer_port : static_cast<uint16_t>(port + 10000);
+    if (peer_port != 0 || port == 0) return peer_port;
+    return static_cast<uint16_t>(port + 10000);
   }
 };
 

@@ -1,0 +1,85 @@
+// ApplyLoop: the one strand on which every change to the node's state runs,
+// and its group commit (DESIGN.md, Threads and the apply loop).
+//
+// Client commands, replication frames and the gossip tick are posted to the
+// strand. Each piece of work stages its changes in the Replica; a commit is
+// scheduled behind whatever is already queued, so all work queued by then
+// shares one Store batch (one WAL write, one fsync in `batch` mode). Replies
+// to clients are released only after the commit that made their writes
+// durable; if a commit fails, every command of the cycle is answered with
+// the error instead. With fsync `always` each client's request commits alone.
+//
+// Thread-safety: Submit and Post are safe from any thread; everything else
+// runs on the strand.
+#ifndef CONVERGE_NODE_INTERNAL_APPLY_LOOP_H_
+#define CONVERGE_NODE_INTERNAL_APPLY_LOOP_H_
+
+#include <asio.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cluster/replica.h"
+#include "cluster/replicator.h"
+#include "node/options.h"
+
+namespace converge {
+
+class ApplyLoop {
+ public:
+  // Appends the replies of one client request (possibly several pipelined
+  // commands) to `out`; runs on the strand.
+  using Work = std::function<void(std::string* out)>;
+  // Receives the replies once durable; runs on the strand.
+  using Done = std::function<void(std::string out)>;
+  // Observes every successful commit (subscriptions, metrics); on the strand.
+  using CommitObserver = std::function<void(const CommitResult&)>;
+
+  ApplyLoop(asio::io_context& io, Replica* replica, Replicator* replicator, FsyncMode fsync,
+            uint64_t gossip_interval_ms);
+
+  // Runs `work` (which answers `commands` commands) and later `done`.
+  void Submit(Work work, size_t commands, Done done);
+  // Runs `fn` on the strand, then commits what it staged.
+  void Post(std::function<void()> fn);
+  // From the strand: commits what is staged now (before a snapshot read).
+  void CommitNow();
+
+  void set_commit_observer(CommitObserver observer) { observer_ = std::move(observer); }
+  void Start();  // the gossip timer
+  // Stops the timer and commits what is staged. Blocks until done unless
+  // called from the strand itself.
+  void Stop();
+
+  asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
+  uint64_t commits() const { return commits_; }
+  uint64_t failed_commits() const { return failed_commits_; }
+
+ private:
+  struct Pending {
+    std::string out;
+    size_t commands;
+    Done done;
+  };
+  void ScheduleCommit();
+  void CommitCycle();
+  void ArmTimer();
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::steady_timer timer_;
+  Replica* replica_;
+  Replicator* replicator_;
+  FsyncMode fsync_;
+  uint64_t gossip_interval_ms_;
+  bool commit_scheduled_ = false;
+  bool stopped_ = false;
+  std::vector<Pending> pending_;
+  CommitObserver observer_;
+  uint64_t commits_ = 0;
+  uint64_t failed_commits_ = 0;
+};
+
+}  // namespace converge
+
+#endif  // CONVERGE_NODE_INTERNAL_APPLY_LOOP_H_
