@@ -57,8 +57,10 @@ std::string NodeDir(const ClusterUpOptions& o, int index) {
   return (std::filesystem::path(o.data_root) / NodeName(index)).string();
 }
 
+// Beside the data directory, not in it: the data directory is the store's
+// own, and a store refuses to be created in a directory holding other files.
 std::string LogPath(const ClusterUpOptions& o, int index) {
-  return (std::filesystem::path(NodeDir(o, index)) / "converge.log").string();
+  return (std::filesystem::path(o.data_root) / (NodeName(index) + ".log")).string();
 }
 
 std::optional<int64_t> ParseCount(std::string_view s) {
@@ -188,7 +190,8 @@ void Probe(Child& c, const std::string& requirepass) {
 // exec only async-signal-safe calls are made.
 Status Launch(const ClusterUpOptions& options, int index, const sigset_t& launcher_signals,
               Child& c) {
-  const std::string dir = NodeDir(options, index);
+  // The node creates its own data directory; only the root is made here.
+  const std::string dir = options.data_root;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return UnavailableError("cannot create " + dir + ": " + ec.message());

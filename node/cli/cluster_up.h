@@ -24,7 +24,7 @@ struct ClusterUpOptions {
   // Client port of n1; nK listens on base_port + K - 1, its peer port is
   // that + 10000. Default 7001.
   uint16_t base_port = 7001;
-  // nK keeps its data and converge.log under data_root/nK. Default "data".
+  // nK keeps its data under data_root/nK and its log in data_root/nK.log. Default "data".
   std::string data_root = "data";
   // Further `serve` options given to every node. Default none.
   std::vector<std::string> serve_args;

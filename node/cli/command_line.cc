@@ -26,8 +26,8 @@ constexpr char kClusterUpUsage[] =
     "usage: converge cluster up --nodes N [--base-port 7001] [--data-root DIR] [serve options]\n"
     "\n"
     "Starts N `converge serve` processes on 127.0.0.1: nK is named nK, listens on\n"
-    "base-port+K-1 (peer port +10000), keeps its data and converge.log under\n"
-    "DATA-ROOT/nK (default ./data) and is seeded with the others. Other serve\n"
+    "base-port+K-1 (peer port +10000), keeps its data under DATA-ROOT/nK\n"
+    "(default ./data), its log in DATA-ROOT/nK.log, and is seeded with the others. Other serve\n"
     "options (e.g. --fsync always, --requirepass PW) are given to every node.\n"
     "Shows a status table every second; Ctrl-C stops all nodes.\n";
 

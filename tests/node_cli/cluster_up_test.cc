@@ -117,7 +117,7 @@ TEST(StatusTableTest, RendersAlignedColumns) {
   exited.port = 7010;
   exited.state = NodeRow::State::kExited;
   exited.exit_code = 1;
-  exited.note = "n10 exited(1), see data/n10/converge.log: bind: Address already in use";
+  exited.note = "n10 exited(1), see data/n10.log: bind: Address already in use";
   NodeRow partial;
   partial.name = "n4";
   partial.port = 7004;
@@ -131,7 +131,7 @@ TEST(StatusTableTest, RendersAlignedColumns) {
             "n3    7003  down       -      -     -\n"
             "n10   7010  exited(1)  -      -     -\n"
             "n4    7004  up         1      0     -\n"
-            "n10 exited(1), see data/n10/converge.log: bind: Address already in use\n");
+            "n10 exited(1), see data/n10.log: bind: Address already in use\n");
 }
 
 TEST(StatusTableTest, StateNames) {
@@ -280,11 +280,11 @@ TEST(ClusterUpTest, StartsNodesShowsAFailedOneAndStopsOnSigint) {
   EXPECT_EQ(code, 0);
   EXPECT_NE(out.find("redis-cli -p " + std::to_string(base)), std::string::npos);
   EXPECT_TRUE(HasLine(out, "n1 ", " 2/2 "));  // INFO replication read from the node
-  EXPECT_NE(out.find("n2 exited(1), see " + options.data_root + "/n2/converge.log"), std::string::npos);
+  EXPECT_NE(out.find("n2 exited(1), see " + options.data_root + "/n2.log"), std::string::npos);
   EXPECT_NE(out.find("Address already in use"), std::string::npos);
   EXPECT_NE(out.find("converge: stopped 2 nodes (2 clean, 0 with errors, 0 killed"), std::string::npos);
 
-  const std::string n1_log = ReadFile(options.data_root + "/n1/converge.log");
+  const std::string n1_log = ReadFile(options.data_root + "/n1.log");
   EXPECT_NE(n1_log.find("fake node n1 serving on 127.0.0.1:" + std::to_string(base) + " peer port " +
                         std::to_string(base + 10000) + " seeds 127.0.0.1:" + std::to_string(base + 10001) +
                         " 127.0.0.1:" + std::to_string(base + 10002)),
