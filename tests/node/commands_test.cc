@@ -127,6 +127,19 @@ TEST_F(CommandsTest, ServerCommands) {
   EXPECT_EQ(Run({"QUIT"}), "OK");
 }
 
+// The embedding entry point runs a command as a client would; clients of the
+// same node see its writes.
+TEST(EmbeddingTest, ExecuteRunsACommandInProcess) {
+  auto node = TestNode::Start("embed");
+  ASSERT_NE(node, nullptr);
+  EXPECT_EQ(node->node->Execute({"INCRBY", "sold:42", "1"}), ":1\r\n");
+  EXPECT_EQ(node->node->Execute({"HSET", "item:42", "price", "4"}), ":1\r\n");
+  EXPECT_EQ(node->node->Execute({"NOPE"}).rfind("-ERR unknown command", 0), 0u);
+  Client c(node->options.port);
+  EXPECT_EQ(c.Run({"GET", "sold:42"}), "1");
+  EXPECT_EQ(c.Run({"HGET", "item:42", "price"}), "4");
+}
+
 TEST(AuthTest, RequirePassGatesEveryCommandButAuth) {
   auto node = TestNode::Start("auth", {}, [](NodeOptions& o) { o.requirepass = "sesame"; });
   ASSERT_NE(node, nullptr);
