@@ -131,6 +131,11 @@ Status Replicator::HandleDigest(Peer& peer, std::string_view body) {
   if (!digest.ok()) return digest.status();
   peer.vv = digest->vv;
   peer.reported_vv = digest->vv;
+  if (digest->vv.Dominates(replica_->committed_version_vector())) {
+    peer.behind_since_ms = 0;
+  } else if (peer.behind_since_ms == 0) {
+    peer.behind_since_ms = NowMs();
+  }
   peer.reported_hlc = digest->hlc;
   MergeMembers(digest->members);
   if (digest->snapshot_resume) return AnswerWithSnapshot(peer, *digest->snapshot_resume);
@@ -315,6 +320,7 @@ std::vector<MemberView> Replicator::Members() const {
     v.last_contact_ms = p.last_contact_ms;
     v.vv = p.vv;
     v.lag_deltas = replica_->committed_version_vector().CountAhead(p.vv);
+    v.lag_ms = p.behind_since_ms != 0 && now > p.behind_since_ms ? now - p.behind_since_ms : 0;
     v.bytes_sent = p.bytes_sent;
     v.bytes_received = p.bytes_received;
     const uint64_t silent = now > p.last_contact_ms ? now - p.last_contact_ms : 0;

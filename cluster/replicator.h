@@ -66,6 +66,7 @@ struct MemberView {
   uint64_t last_contact_ms = 0;  // physical ms of the last frame from it
   VersionVector vv;              // last known
   uint64_t lag_deltas = 0;       // deltas we have that it (last we knew) lacks
+  uint64_t lag_ms = 0;           // how long it has been lacking some of them
   uint64_t bytes_sent = 0;       // replication bodies sent to it
   uint64_t bytes_received = 0;   // replication bodies received from it
 };
@@ -127,6 +128,7 @@ class Replicator {
     bool connected = false;
     uint64_t last_contact_ms = 0;
     VersionVector vv;           // last reported
+    uint64_t behind_since_ms = 0;  // first report that lacked something we had; 0 = none
     Timestamp safe_ts;          // its HLC at a report whose own writes are stable
     VersionVector reported_vv;  // the report safe_ts waits on
     Timestamp reported_hlc;

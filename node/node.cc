@@ -4,6 +4,7 @@
 
 #include <asio.hpp>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "cluster/replica.h"
@@ -71,6 +72,7 @@ class Node::Impl {
         MemberRecord{replica_->id(), options_.name, client_addr, peer_addr, false}, rep);
     loop_ = std::make_unique<ApplyLoop>(io_, replica_.get(), replicator_.get(), options_.fsync,
                                         options_.gossip_interval_ms);
+    loop_->set_tick_observer([this] { ReportClockSkew(); });
 
     transport::TransportOptions to;
     to.identity.cluster_id = "converge";
@@ -141,6 +143,20 @@ class Node::Impl {
     }
   }
 
+  // Logs, at most once a minute per origin, deltas held because their origin's
+  // clock runs ahead of ours by more than the bound.
+  void ReportClockSkew() {
+    const uint64_t now = clock_.NowMillis();
+    for (const auto& [origin, ahead_ms] : replica_->HeldForClock()) {
+      uint64_t& last = skew_reported_ms_[origin];
+      if (now - last < 60'000) continue;
+      last = now;
+      spdlog::warn("[{}] holding deltas of origin {:016x}: stamped {} ms ahead of local time, "
+                   "beyond --max-clock-offset-ms {}; they apply when local time catches up",
+                   options_.name, origin, ahead_ms, options_.max_clock_offset_ms);
+    }
+  }
+
   Status Start() {
     CONVERGE_RETURN_IF_ERROR(transport_->Start());
     CONVERGE_RETURN_IF_ERROR(server_->Start());
@@ -190,6 +206,7 @@ class Node::Impl {
   std::unique_ptr<transport::Transport> transport_;
   std::unique_ptr<CommandTable> commands_;
   std::unique_ptr<ClientServer> server_;
+  std::map<ReplicaId, uint64_t> skew_reported_ms_;  // apply strand only
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -74,6 +74,7 @@ void ApplyLoop::ArmTimer() {
     if (ec || stopped_) return;
     replicator_->Tick();
     CommitCycle();
+    if (tick_observer_) tick_observer_();
     ArmTimer();
   });
 }

@@ -47,6 +47,8 @@ class ApplyLoop {
   void CommitNow();
 
   void set_commit_observer(CommitObserver observer) { observer_ = std::move(observer); }
+  // Runs on the strand after each gossip tick (periodic reports).
+  void set_tick_observer(std::function<void()> observer) { tick_observer_ = std::move(observer); }
   void Start();  // the gossip timer
   // Stops the timer and commits what is staged. Blocks until done unless
   // called from the strand itself.
@@ -76,6 +78,7 @@ class ApplyLoop {
   bool stopped_ = false;
   std::vector<Pending> pending_;
   CommitObserver observer_;
+  std::function<void()> tick_observer_;
   uint64_t commits_ = 0;
   uint64_t failed_commits_ = 0;
 };

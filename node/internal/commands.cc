@@ -686,11 +686,14 @@ std::string CommandTable::InfoText(std::string_view section) {
   if (want("replication")) {
     const std::vector<MemberView> members = s_.replicator->Members();
     size_t connected = 0;
-    uint64_t lag = 0;
+    uint64_t lag = 0, lag_ms = 0;
     for (const auto& m : members) {
       if (m.self) continue;
       connected += m.connected ? 1 : 0;
-      if (m.state != MemberState::kRemoved) lag = std::max(lag, m.lag_deltas);
+      if (m.state != MemberState::kRemoved) {
+        lag = std::max(lag, m.lag_deltas);
+        lag_ms = std::max(lag_ms, m.lag_ms);
+      }
     }
     line("role", "master");
     line("node_id", Hex(s_.replica->id()));
@@ -699,6 +702,17 @@ std::string CommandTable::InfoText(std::string_view section) {
     line("peers_known", std::to_string(members.size() - 1));
     line("vv", s_.replica->committed_version_vector().ToString());
     line("repl_lag_deltas", std::to_string(lag));
+    line("repl_lag_ms", std::to_string(lag_ms));
+    for (const auto& m : members) {
+      if (m.self) continue;
+      // One line per peer, as Redis's slaveN lines: state, lag, traffic.
+      line("peer_" + Hex(m.record.id),
+           "name=" + m.record.name + ",state=" + std::string(MemberStateName(m.state)) +
+               ",lag_deltas=" + std::to_string(m.lag_deltas) + ",lag_ms=" + std::to_string(m.lag_ms) +
+               ",last_contact_ms=" + std::to_string(m.last_contact_ms) +
+               ",bytes_sent=" + std::to_string(m.bytes_sent) +
+               ",bytes_received=" + std::to_string(m.bytes_received));
+    }
     line("held_intervals", std::to_string(s_.replica->held_intervals()));
     std::string ahead;
     for (const auto& [origin, ms] : s_.replica->HeldForClock()) {

@@ -94,6 +94,19 @@ TEST(LoopbackReplicationTest, ThreeNodesThroughPartitionAndLossyLinks) {
   ASSERT_TRUE(WaitFor([&] { return cluster.DigestsEqual(); }, std::chrono::seconds(30)))
       << "digests differ 30 s after the last heal";
   for (auto& c : cluster.clients) {
+    // Per-peer figures: one line per peer, alive, with traffic counted.
+    const std::string info = c->Run({"INFO", "replication"});
+    size_t peers = 0;
+    for (size_t at = info.find("\npeer_"); at != std::string::npos; at = info.find("\npeer_", at + 1)) {
+      const std::string line = info.substr(at + 1, info.find('\r', at) - at - 1);
+      EXPECT_NE(line.find("state=alive"), std::string::npos) << line;
+      const std::string zero = "bytes_received=0";
+      EXPECT_FALSE(line.size() >= zero.size() &&
+                   line.compare(line.size() - zero.size(), zero.size(), zero) == 0)
+          << line;
+      ++peers;
+    }
+    EXPECT_EQ(peers, 2u) << info;
     for (const auto& [key, sum] : counters) EXPECT_EQ(c->Run({"GET", key}), std::to_string(sum));
     for (const auto& [key, fs] : fields) {
       for (const auto& f : fs) EXPECT_EQ(c->Run({"HGET", key, f}), "v" + f) << key << "." << f;
