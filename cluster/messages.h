@@ -11,6 +11,11 @@
 //                                      the asker to pull again at once
 //   type 35 kSnapshot  SnapshotMessage a chunk of the full state, from
 //                                      resume_key on; vv of the snapshot read
+//   type 36 kRights    RightsMessage   "move me up to `units` rights of `key`":
+//                                      the donor answers with an ordinary
+//                                      delta of its own row (RcTransfer)
+//   type 37 kAck       AckMessage      the sender's committed VV after it
+//                                      applied a push (WAIT counts on it)
 #ifndef CONVERGE_CLUSTER_MESSAGES_H_
 #define CONVERGE_CLUSTER_MESSAGES_H_
 
@@ -32,6 +37,8 @@ enum class ClusterMessage : uint8_t {
   kDigest = 33,
   kDeltas = 34,
   kSnapshot = 35,
+  kRights = 36,
+  kAck = 37,
 };
 
 // A member as gossiped: who it is and where to reach it.
@@ -116,6 +123,27 @@ struct SnapshotMessage {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(vv, objects, next_key, last);
+  }
+};
+
+struct RightsMessage {
+  std::string key;
+  uint64_t units = 0;
+
+  bool WellFormed() const { return units > 0; }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(key, units);
+  }
+};
+
+struct AckMessage {
+  VersionVector vv;
+
+  bool WellFormed() const { return vv.WellFormed(); }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(vv);
   }
 };
 

@@ -23,6 +23,49 @@ Replica::Replica(Store* store, PhysicalClock* clock, ReplicaOptions options)
     }
   }
   committed_live_keys_ = live_keys_;
+  LoadHolds();
+}
+
+void Replica::LoadHolds() {
+  holds_.clear();
+  StatusOr<std::vector<HoldRecord>> holds = store_->ListHolds();
+  // A damaged hold record is left on disk (ListHolds names it); the others
+  // still load.
+  if (!holds.ok()) return;
+  for (auto& h : *holds) holds_.emplace(h.hold_id, std::move(h));
+}
+
+void Replica::StageHold(const HoldRecord& hold) {
+  holds_[hold.hold_id] = hold;
+  staged_holds_.push_back(hold);
+}
+
+void Replica::StageHoldRelease(const std::string& hold_id) {
+  holds_.erase(hold_id);
+  staged_hold_releases_.push_back(hold_id);
+}
+
+const HoldRecord* Replica::FindHold(std::string_view hold_id) const {
+  auto it = holds_.find(hold_id);
+  return it == holds_.end() ? nullptr : &it->second;
+}
+
+std::vector<HoldRecord> Replica::ExpiredHolds(uint64_t now_ms) const {
+  std::vector<HoldRecord> out;
+  for (const auto& [id, h] : holds_) {
+    if (h.expiry_ms <= now_ms) out.push_back(h);
+  }
+  return out;
+}
+
+void Replica::StageIdempotency(const IdempotencyRecord& record) {
+  staged_idem_[record.idem_key] = record;
+}
+
+StatusOr<std::optional<IdempotencyRecord>> Replica::FindIdempotency(const std::string& key) const {
+  auto it = staged_idem_.find(key);
+  if (it != staged_idem_.end()) return std::optional<IdempotencyRecord>(it->second);
+  return store_->GetIdempotency(key);
 }
 
 Object& Replica::Cached(std::string_view key, const Object& loaded) {
@@ -218,6 +261,9 @@ StatusOr<CommitResult> Replica::Commit() {
   if (staged_local_) batch.intervals.push_back(*staged_local_);
   batch.version_vector = vv_;
   batch.hlc_high_water = clock_.Last();
+  batch.put_holds = staged_holds_;
+  batch.erased_holds = staged_hold_releases_;
+  for (const auto& [key, record] : staged_idem_) batch.put_idempotency.push_back(record);
   if (!snapshot_floor_.empty()) batch.raise_log_floor = snapshot_floor_;
 
   Status st = store_->Apply(batch);
@@ -226,6 +272,7 @@ StatusOr<CommitResult> Replica::Commit() {
     for (const std::string& key : staged_erase_) cache_.erase(key);
     vv_ = committed_vv_;
     live_keys_ = committed_live_keys_;
+    LoadHolds();
   } else {
     committed_vv_ = vv_;
     committed_live_keys_ = live_keys_;
@@ -236,6 +283,9 @@ StatusOr<CommitResult> Replica::Commit() {
   staged_erase_.clear();
   staged_local_.reset();
   staged_remote_.clear();
+  staged_holds_.clear();
+  staged_hold_releases_.clear();
+  staged_idem_.clear();
   snapshot_floor_ = VersionVector();
   if (!st.ok()) return st;
   return result;

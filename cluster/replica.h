@@ -96,7 +96,21 @@ class Replica {
   Status JoinSnapshotChunk(const std::vector<std::pair<std::string, Object>>& objects);
   void FinishSnapshot(const VersionVector& snapshot_vv);
 
-  bool HasStaged() const { return !staged_.empty() || staged_local_ || !staged_remote_.empty(); }
+  // Holds (RC.RESERVE) and idempotency records (IDEM), committed in the same
+  // batch as the writes they go with. Holds are also indexed in memory:
+  // there are few, and expiry is checked every tick.
+  void StageHold(const HoldRecord& hold);
+  void StageHoldRelease(const std::string& hold_id);
+  const HoldRecord* FindHold(std::string_view hold_id) const;
+  std::vector<HoldRecord> ExpiredHolds(uint64_t now_ms) const;
+  size_t holds() const { return holds_.size(); }
+  void StageIdempotency(const IdempotencyRecord& record);
+  StatusOr<std::optional<IdempotencyRecord>> FindIdempotency(const std::string& key) const;
+
+  bool HasStaged() const {
+    return !staged_.empty() || staged_local_ || !staged_remote_.empty() ||
+           !staged_holds_.empty() || !staged_hold_releases_.empty() || !staged_idem_.empty();
+  }
   // Writes everything staged as one batch. On failure nothing staged is kept
   // (the cache forgets the staged keys, the vector and seq go back) and the
   // error is returned: the node fails the writes of this cycle.
@@ -113,6 +127,7 @@ class Replica {
 
  private:
   Object& Cached(std::string_view key, const Object& loaded);
+  void LoadHolds();
   void Stage(std::string_view key, const Object& object);
   void Hold(DeltaInterval interval, bool for_clock);
   void JoinInterval(const DeltaInterval& interval);
@@ -136,6 +151,11 @@ class Replica {
   std::map<ReplicaId, std::multimap<uint64_t, DeltaInterval>> held_gap_;
   std::vector<DeltaInterval> held_clock_;
   size_t held_count_ = 0;
+
+  std::map<std::string, HoldRecord, std::less<>> holds_;  // staged included
+  std::vector<HoldRecord> staged_holds_;
+  std::vector<std::string> staged_hold_releases_;
+  std::map<std::string, IdempotencyRecord> staged_idem_;
 
   std::string purge_cursor_;
   uint64_t live_keys_ = 0;

@@ -79,6 +79,12 @@ void Replicator::OnCommitted(const CommitResult& commit) {
       p.pull_after_commit = false;
       if (p.connected) SendDigest(p);
     }
+    if (p.ack_after_commit) {
+      p.ack_after_commit = false;
+      if (p.connected) {
+        Send(p, ClusterMessage::kAck, Encode(AckMessage{replica_->committed_version_vector()}));
+      }
+    }
   }
 }
 
@@ -108,6 +114,8 @@ Status Replicator::OnFrame(ReplicaId from, uint8_t type, std::string_view body) 
     case ClusterMessage::kDigest: st = HandleDigest(peer, body); break;
     case ClusterMessage::kDeltas: st = HandleDeltas(peer, body); break;
     case ClusterMessage::kSnapshot: st = HandleSnapshot(peer, body); break;
+    case ClusterMessage::kRights: st = HandleRights(peer, body); break;
+    case ClusterMessage::kAck: st = HandleAck(peer, body); break;
     default:
       st = InvalidArgumentError("unknown replication message type " + std::to_string(type));
   }
@@ -118,6 +126,7 @@ Status Replicator::OnFrame(ReplicaId from, uint8_t type, std::string_view body) 
 Status Replicator::HandlePush(Peer& peer, std::string_view body) {
   StatusOr<PushMessage> push = Decode<PushMessage>(body);
   if (!push.ok()) return push.status();
+  peer.ack_after_commit = true;
   for (auto& interval : push->intervals) {
     if (replica_->ApplyRemote(std::move(interval)) == Replica::RemoteResult::kHeldForGap) {
       peer.pull_after_commit = true;  // something before it was lost: ask now
@@ -226,6 +235,59 @@ Status Replicator::HandleSnapshot(Peer& peer, std::string_view body) {
   }
   peer.pull_after_commit = true;
   return Status::Ok();
+}
+
+Status Replicator::HandleRights(Peer& peer, std::string_view body) {
+  StatusOr<RightsMessage> msg = Decode<RightsMessage>(body);
+  if (!msg.ok()) return msg.status();
+  StatusOr<const Object*> object = replica_->Read(msg->key);
+  if (!object.ok()) return object.status();
+  const ReservationCounter* rc = (*object)->As<ReservationCounter>();
+  if (rc == nullptr) return Status::Ok();  // nothing to give
+  const int64_t have = rc->Rights(replica_->id());
+  if (have <= 0) return Status::Ok();
+  const uint64_t give = std::min<uint64_t>(msg->units, static_cast<uint64_t>(have));
+  const ReplicaId to = peer.record.id;
+  // An ordinary delta of this node's own row: it replicates like any write.
+  return replica_->Mutate(msg->key, [&](Object& o, Stamp now) { return o.RcTransfer(now, to, give); });
+}
+
+Status Replicator::HandleAck(Peer& peer, std::string_view body) {
+  StatusOr<AckMessage> msg = Decode<AckMessage>(body);
+  if (!msg.ok()) return msg.status();
+  peer.vv.Join(msg->vv);
+  return Status::Ok();
+}
+
+uint64_t Replicator::RequestRights(const std::string& key, uint64_t units) {
+  StatusOr<const Object*> object = replica_->Read(key);
+  if (!object.ok()) return 0;
+  const ReservationCounter* rc = (*object)->As<ReservationCounter>();
+  if (rc == nullptr) return 0;
+  uint64_t asked = 0;
+  for (const auto& [holder, rights] : rc->Holders()) {  // largest first
+    if (asked >= units) break;
+    if (holder == replica_->id()) continue;
+    auto it = peers_.find(holder);
+    if (it == peers_.end() || !it->second.connected || it->second.record.removed) continue;
+    const uint64_t ask = std::min(rights, units - asked);
+    Send(it->second, ClusterMessage::kRights, Encode(RightsMessage{key, ask}));
+    asked += ask;
+  }
+  return asked;
+}
+
+VersionVector Replicator::PeerVersionVector(ReplicaId peer) const {
+  auto it = peers_.find(peer);
+  return it == peers_.end() ? VersionVector() : it->second.vv;
+}
+
+std::vector<ReplicaId> Replicator::ConnectedPeers() const {
+  std::vector<ReplicaId> out;
+  for (const auto& [id, p] : peers_) {
+    if (p.connected && !p.record.removed) out.push_back(id);
+  }
+  return out;
 }
 
 void Replicator::MergeMembers(const std::vector<MemberRecord>& members) {

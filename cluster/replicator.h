@@ -109,6 +109,15 @@ class Replicator {
   // Sends a digest to every connected peer now.
   void PullFromAll();
 
+  // Reservation counters: asks the peers that hold rights on `key` (largest
+  // first, as this node knows them) to move `units` of them here. Donors
+  // answer with a transfer delta; the caller waits for its rights to grow.
+  // Returns how many units were asked for (0: no connected holder).
+  uint64_t RequestRights(const std::string& key, uint64_t units);
+  // The last version vector `peer` reported (acks and digests).
+  VersionVector PeerVersionVector(ReplicaId peer) const;
+  std::vector<ReplicaId> ConnectedPeers() const;
+
   // CLUSTER FORGET: out of stability computations for good.
   Status Forget(ReplicaId member);
   std::vector<MemberView> Members() const;
@@ -139,6 +148,8 @@ class Replicator {
     // Send it a digest after the caller's next commit: it told us there is
     // more, or a push showed a gap.
     bool pull_after_commit = false;
+    // Send it our committed VV after the next commit: it pushed to us.
+    bool ack_after_commit = false;
   };
 
   void Send(Peer& peer, ClusterMessage type, std::string body);
@@ -148,6 +159,8 @@ class Replicator {
   Status HandleDigest(Peer& peer, std::string_view body);
   Status HandleDeltas(Peer& peer, std::string_view body);
   Status HandleSnapshot(Peer& peer, std::string_view body);
+  Status HandleRights(Peer& peer, std::string_view body);
+  Status HandleAck(Peer& peer, std::string_view body);
   Status AnswerWithSnapshot(Peer& peer, const std::string& from_key);
   void MergeMembers(const std::vector<MemberRecord>& members);
   void UpdateSafeTimestamps();

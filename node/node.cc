@@ -72,7 +72,18 @@ class Node::Impl {
         MemberRecord{replica_->id(), options_.name, client_addr, peer_addr, false}, rep);
     loop_ = std::make_unique<ApplyLoop>(io_, replica_.get(), replicator_.get(), options_.fsync,
                                         options_.gossip_interval_ms);
-    loop_->set_tick_observer([this] { ReportClockSkew(); });
+    loop_->set_tick_observer([this] {
+      ReportClockSkew();
+      // Holds that ran out give their units back, in one batch with their
+      // removal; expired IDEM records go every 10 s.
+      commands_->ReleaseExpiredHolds();
+      loop_->CommitNow();
+      const uint64_t now = clock_.NowMillis();
+      if (now - last_idem_sweep_ms_ >= 10'000) {
+        last_idem_sweep_ms_ = now;
+        commands_->SweepIdempotency();
+      }
+    });
 
     transport::TransportOptions to;
     to.identity.cluster_id = "converge";
@@ -188,8 +199,9 @@ class Node::Impl {
     std::promise<std::string> reply;
     auto state = std::make_shared<ClientState>();
     state->authenticated = true;  // the embedding process is trusted
-    loop_->Submit([this, state, &args](std::string* out) { commands_->Execute(*state, args, out); },
-                  1, [&reply](std::string out) { reply.set_value(std::move(out)); });
+    loop_->Submit(
+        1, [this, state, &args](size_t, std::string* out) { return commands_->Execute(*state, args, out); },
+        [&reply](std::string out) { reply.set_value(std::move(out)); });
     return reply.get_future().get();
   }
 
@@ -207,6 +219,7 @@ class Node::Impl {
   std::unique_ptr<CommandTable> commands_;
   std::unique_ptr<ClientServer> server_;
   std::map<ReplicaId, uint64_t> skew_reported_ms_;  // apply strand only
+  uint64_t last_idem_sweep_ms_ = 0;                  // apply strand only
   bool started_ = false;
   bool stopped_ = false;
 };

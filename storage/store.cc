@@ -798,6 +798,31 @@ StatusOr<std::optional<IdempotencyRecord>> Store::GetIdempotency(std::string_vie
 }
 
 StatusOr<SweptRecords> Store::SweepExpired(uint64_t now_ms) {
+  return Sweep(now_ms, /*holds=*/true);
+}
+
+StatusOr<std::vector<IdempotencyRecord>> Store::SweepExpiredIdempotency(uint64_t now_ms) {
+  StatusOr<SweptRecords> swept = Sweep(now_ms, /*holds=*/false);
+  if (!swept.ok()) return swept.status();
+  return std::move(swept->idempotency);
+}
+
+StatusOr<std::vector<HoldRecord>> Store::ListHolds() const {
+  std::vector<HoldRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_->cf(kHolds)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    CONVERGE_ASSIGN_OR_RETURN(
+        HoldRecord r, DecodeValue<HoldRecord>(kHoldsCf, key, std::string_view(it->value().data(),
+                                                                              it->value().size())));
+    out.push_back(std::move(r));
+  }
+  if (!it->status().ok()) return ReadError(path_, kHoldsCf, it->status());
+  return out;
+}
+
+StatusOr<SweptRecords> Store::Sweep(uint64_t now_ms, bool holds) {
   const Handles& h = *handles_;
   std::lock_guard<std::mutex> l(mu_);
   if (!sync_error_.ok()) return sync_error_;
@@ -819,7 +844,7 @@ StatusOr<SweptRecords> Store::SweepExpired(uint64_t now_ms) {
     if (!it->status().ok()) return ReadError(path_, cf_name, it->status());
     return Status::Ok();
   };
-  CONVERGE_RETURN_IF_ERROR(sweep(kHolds, kHoldsCf, &swept.holds));
+  if (holds) CONVERGE_RETURN_IF_ERROR(sweep(kHolds, kHoldsCf, &swept.holds));
   CONVERGE_RETURN_IF_ERROR(sweep(kIdempotency, kIdempotencyCf, &swept.idempotency));
   if (wb.Count() > 0) CONVERGE_RETURN_IF_ERROR(Write(&wb));
   return swept;

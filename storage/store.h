@@ -249,6 +249,12 @@ class Store {
   // one batch, and returns them. Scans both column families: they hold
   // short-lived records, thousands at most, so no expiry index is kept.
   [[nodiscard]] StatusOr<SweptRecords> SweepExpired(uint64_t now_ms);
+  // Removes expired idempotency records only. The node releases expired holds
+  // itself, in the same batch as the units they give back, so a crash
+  // between the two cannot lose units.
+  [[nodiscard]] StatusOr<std::vector<IdempotencyRecord>> SweepExpiredIdempotency(uint64_t now_ms);
+  // Every hold, in hold-id order (loaded once at start by the node).
+  [[nodiscard]] StatusOr<std::vector<HoldRecord>> ListHolds() const;
 
   // The cluster id slot: empty until set. Written synchronously.
   [[nodiscard]] Status SetClusterId(std::string cluster_id);
@@ -281,6 +287,8 @@ class Store {
   Status Write(rocksdb::WriteBatch* batch);
   // Trims the oldest log entries when log_bytes_ is above the cap. REQUIRES: mu_ held.
   Status EnforceLogCap();
+  // SweepExpired, with or without the holds.
+  StatusOr<SweptRecords> Sweep(uint64_t now_ms, bool holds);
   // Deletes log entries of each origin up to (and including) the seq given,
   // raises the floor, and adjusts log_bytes_ by the bytes removed (counted
   // by scanning the ranges). REQUIRES: mu_ held.

@@ -10,21 +10,74 @@ ApplyLoop::ApplyLoop(asio::io_context& io, Replica* replica, Replicator* replica
                      FsyncMode fsync, uint64_t gossip_interval_ms)
     : strand_(asio::make_strand(io)),
       timer_(strand_),
+      wait_timer_(strand_),
       replica_(replica),
       replicator_(replicator),
       fsync_(fsync),
       gossip_interval_ms_(gossip_interval_ms) {}
 
-void ApplyLoop::Submit(Work work, size_t commands, Done done) {
-  asio::post(strand_, [this, work = std::move(work), commands, done = std::move(done)]() mutable {
-    std::string out;
-    work(&out);
-    pending_.push_back(Pending{std::move(out), commands, std::move(done)});
-    if (fsync_ == FsyncMode::kAlways) {
-      CommitCycle();
-    } else {
-      ScheduleCommit();
+void ApplyLoop::Submit(size_t commands, Run run, Done done) {
+  auto a = std::make_shared<Active>();
+  a->count = commands;
+  a->run = std::move(run);
+  a->done = std::move(done);
+  asio::post(strand_, [this, a] { Continue(a); });
+}
+
+void ApplyLoop::Continue(std::shared_ptr<Active> a) {
+  while (a->next < a->count) {
+    std::optional<Wait> w = a->run(a->next, &a->out);
+    if (w) {
+      a->wait = std::move(w);
+      waiting_.push_back(a);
+      ArmWaitTimer();
+      ScheduleCommit();  // what the request wrote so far may be what it waits on
+      return;
     }
+    ++a->next;
+  }
+  pending_.push_back(Pending{std::move(a->out), a->count, std::move(a->done)});
+  if (fsync_ == FsyncMode::kAlways) {
+    CommitCycle();
+  } else {
+    ScheduleCommit();
+  }
+}
+
+void ApplyLoop::PollWaiting() {
+  if (polling_ || waiting_.empty()) return;
+  polling_ = true;
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::shared_ptr<Active>> resumed;
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    Active& a = **it;
+    bool answered = a.wait->poll(&a.out);
+    if (!answered && (now >= a.wait->deadline || stopped_)) {
+      a.wait->expire(&a.out);
+      answered = true;
+    }
+    if (answered) {
+      a.wait.reset();
+      ++a.next;
+      resumed.push_back(*it);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  polling_ = false;
+  for (auto& a : resumed) Continue(a);
+}
+
+void ApplyLoop::ArmWaitTimer() {
+  if (wait_timer_armed_) return;
+  wait_timer_armed_ = true;
+  wait_timer_.expires_after(std::chrono::milliseconds(5));
+  wait_timer_.async_wait([this](const asio::error_code& ec) {
+    wait_timer_armed_ = false;
+    if (ec) return;
+    PollWaiting();
+    if (!waiting_.empty() && !stopped_) ArmWaitTimer();
   });
 }
 
@@ -56,6 +109,7 @@ void ApplyLoop::CommitCycle() {
     replicator_->OnCommitted(*result);
     if (observer_) observer_(*result);
     for (auto& p : pending) p.done(std::move(p.out));
+    PollWaiting();  // what was just committed may be what they wait on
     return;
   }
   ++failed_commits_;
@@ -88,12 +142,16 @@ void ApplyLoop::Stop() {
   auto finish = [this, &done] {
     stopped_ = true;
     timer_.cancel();
+    wait_timer_.cancel();
+    PollWaiting();  // parked commands answer with their timeout reply
     CommitCycle();
     done.set_value();
   };
   if (strand_.running_in_this_thread()) {
     stopped_ = true;
     timer_.cancel();
+    wait_timer_.cancel();
+    PollWaiting();
     CommitCycle();
     return;
   }

@@ -9,12 +9,22 @@
 // durable; if a commit fails, every command of the cycle is answered with
 // the error instead. With fsync `always` each client's request commits alone.
 //
+// A command that cannot answer yet (RC.TAKE gathering rights, SESSION RESUME
+// waiting for deltas, WAIT) parks its request on a Wait: the request is
+// polled after every commit and every few milliseconds until the command
+// answers or its deadline passes, and then goes on with its next command.
+// Replies keep their order because a request runs its commands in turn.
+//
 // Thread-safety: Submit and Post are safe from any thread; everything else
 // runs on the strand.
 #ifndef CONVERGE_NODE_INTERNAL_APPLY_LOOP_H_
 #define CONVERGE_NODE_INTERNAL_APPLY_LOOP_H_
 
 #include <asio.hpp>
+#include <chrono>
+#include <list>
+#include <memory>
+#include <optional>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -22,15 +32,16 @@
 
 #include "cluster/replica.h"
 #include "cluster/replicator.h"
+#include "node/internal/wait.h"
 #include "node/options.h"
 
 namespace converge {
 
 class ApplyLoop {
  public:
-  // Appends the replies of one client request (possibly several pipelined
-  // commands) to `out`; runs on the strand.
-  using Work = std::function<void(std::string* out)>;
+  // Runs command `index` of a request, appending its reply to `out`, or
+  // returns the Wait it parks on. Runs on the strand.
+  using Run = std::function<std::optional<Wait>(size_t index, std::string* out)>;
   // Receives the replies once durable; runs on the strand.
   using Done = std::function<void(std::string out)>;
   // Observes every successful commit (subscriptions, metrics); on the strand.
@@ -39,8 +50,8 @@ class ApplyLoop {
   ApplyLoop(asio::io_context& io, Replica* replica, Replicator* replicator, FsyncMode fsync,
             uint64_t gossip_interval_ms);
 
-  // Runs `work` (which answers `commands` commands) and later `done`.
-  void Submit(Work work, size_t commands, Done done);
+  // Runs a request of `commands` commands through `run`, then `done`.
+  void Submit(size_t commands, Run run, Done done);
   // Runs `fn` on the strand, then commits what it staged.
   void Post(std::function<void()> fn);
   // From the strand: commits what is staged now (before a snapshot read).
@@ -64,12 +75,29 @@ class ApplyLoop {
     size_t commands;
     Done done;
   };
+  struct Active {
+    size_t count = 0;
+    size_t next = 0;
+    Run run;
+    Done done;
+    std::string out;
+    std::optional<Wait> wait;
+  };
+  // Runs the request's commands from `next` until one parks or all answered.
+  void Continue(std::shared_ptr<Active> a);
+  // Resumes parked requests that can answer or whose deadline passed.
+  void PollWaiting();
+  void ArmWaitTimer();
   void ScheduleCommit();
   void CommitCycle();
   void ArmTimer();
 
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer timer_;
+  asio::steady_timer wait_timer_;
+  bool wait_timer_armed_ = false;
+  bool polling_ = false;
+  std::list<std::shared_ptr<Active>> waiting_;
   Replica* replica_;
   Replicator* replicator_;
   FsyncMode fsync_;

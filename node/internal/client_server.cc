@@ -67,13 +67,13 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     auto self = shared_from_this();
     const size_t commands = batch->size();
     server_->loop_->Submit(
-        [self, batch](std::string* out) {
-          for (const auto& args : *batch) {
-            self->server_->commands_->Execute(self->state_, args, out);
-            if (self->state_.close_after_reply) break;
-          }
-        },
         commands,
+        [self, batch](size_t i, std::string* out) -> std::optional<Wait> {
+          // After QUIT the rest of the pipeline is not run (its replies
+          // would never be read).
+          if (self->state_.close_after_reply) return std::nullopt;
+          return self->server_->commands_->Execute(self->state_, (*batch)[i], out);
+        },
         [self, protocol_error](std::string out) {
           if (!protocol_error.empty()) resp::AppendProtocolError(&out, protocol_error);
           const bool close = !protocol_error.empty() || self->state_.close_after_reply;

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "crdt/version_vector.h"
+
 namespace converge {
 
 struct ClientState {
@@ -14,6 +16,11 @@ struct ClientState {
   std::string address;       // peer address of the socket
   bool authenticated = false;
   bool close_after_reply = false;  // QUIT
+  // The session: per origin, the highest seq this connection depends on (its
+  // own writes, and tokens it resumed). SESSION TOKEN adds what it read.
+  VersionVector session;
+  // The highest seq of this node's own deltas written by this connection (WAIT).
+  uint64_t own_seq = 0;
 };
 
 }  // namespace converge

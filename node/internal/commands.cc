@@ -166,33 +166,76 @@ CommandTable::CommandTable(CommandServices services) : s_(std::move(services)) {
       {"info", {&CommandTable::Info, -1, false}},
       {"cluster", {&CommandTable::Cluster, -2, false}},
       {"debug", {&CommandTable::Debug, -2, false}},
+      {"rc.add", {&CommandTable::RcAdd, 3, true}},
+      {"rc.take", {&CommandTable::RcTake, -3, true}},
+      {"rc.reserve", {&CommandTable::RcTake, -4, true}},
+      {"rc.get", {&CommandTable::RcGet, 2, false}},
+      {"rc.rights", {&CommandTable::RcGet, 2, false}},
+      {"rc.commit", {&CommandTable::RcCommit, 2, true}},
+      {"rc.release", {&CommandTable::RcRelease, 2, true}},
+      {"session", {&CommandTable::Session, -2, false}},
+      {"wait", {&CommandTable::WaitPeers, 3, false}},
+      {"idem", {&CommandTable::Idem, -4, true}},
   };
 }
 
-void CommandTable::Execute(ClientState& client, const Args& args, std::string* out) {
+std::optional<Wait> CommandTable::Execute(ClientState& client, const Args& args, std::string* out) {
   ++commands_processed_;
-  if (args.empty()) return;
+  if (args.empty()) return std::nullopt;
   const std::string name = Lower(args[0]);
   auto it = table_.find(name);
   if (it == table_.end()) {
     std::string msg = "ERR unknown command '" + args[0] + "', with args beginning with: ";
     for (size_t i = 1; i < args.size() && msg.size() < 128; ++i) msg += "'" + args[i] + "' ";
     AppendError(out, msg);
-    return;
+    return std::nullopt;
   }
   const Spec& spec = it->second;
   const int n = static_cast<int>(args.size());
   if ((spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity)) {
     AppendError(out, "ERR wrong number of arguments for '" + name + "' command");
-    return;
+    return std::nullopt;
   }
   if (!s_.options->requirepass.empty() && !client.authenticated && name != "auth" &&
       name != "hello" && name != "quit") {
     AppendError(out, "NOAUTH Authentication required.");
-    return;
+    return std::nullopt;
   }
   if (spec.write) ++writes_;
+  const ReplicaId self = s_.replica->id();
+  const uint64_t seq_before = s_.replica->version_vector().Get(self);
+  wait_.reset();
   (this->*spec.handler)(client, args, out);
+  // The session covers this connection's own writes (read-your-writes).
+  const uint64_t seq_after = s_.replica->version_vector().Get(self);
+  if (seq_after > seq_before) {
+    client.own_seq = seq_after;
+    client.session.Set(self, std::max(client.session.Get(self), seq_after));
+  }
+  std::optional<Wait> w = std::move(wait_);
+  wait_.reset();
+  if (w) {
+    // A parked command's own writes count once it answers.
+    auto poll = std::move(w->poll);
+    auto expire = std::move(w->expire);
+    auto note = [this, &client, self] {
+      const uint64_t seq = s_.replica->version_vector().Get(self);
+      if (seq > client.own_seq) {
+        client.own_seq = seq;
+        client.session.Set(self, std::max(client.session.Get(self), seq));
+      }
+    };
+    w->poll = [poll, note](std::string* o) {
+      if (!poll(o)) return false;
+      note();
+      return true;
+    };
+    w->expire = [expire, note](std::string* o) {
+      expire(o);
+      note();
+    };
+  }
+  return w;
 }
 
 bool CommandTable::Mutate(const std::string& key, const Replica::Mutation& m, std::string* out) {
@@ -729,6 +772,7 @@ std::string CommandTable::InfoText(std::string_view section) {
   }
   if (want("crdt")) {
     line("keys", std::to_string(s_.replica->live_keys()));
+    t += RcLines();
     line("tombstones_purged", std::to_string(s_.replicator->tombstones_purged()));
     line("stable_vv", s_.replicator->StableVector().ToString());
     line("purge_bound", s_.replicator->PurgeBound().ts.ToString());
@@ -741,14 +785,35 @@ std::string CommandTable::InfoText(std::string_view section) {
   return t;
 }
 
+// One line per member: id, name, client address, peer address, state, vv,
+// and then (an extension) its rights on the reservation counters, as this
+// node knows them: "rights=key:n,...".
 void CommandTable::ClusterNodes(std::string* out) {
+  std::vector<std::pair<std::string, ReservationCounter>> rcs;
+  s_.commit_now();
+  if (StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects(); snap.ok()) {
+    for ((*snap)->SeekToFirst(); (*snap)->Valid() && rcs.size() < 20; (*snap)->Next()) {
+      StatusOr<Object> o = (*snap)->object();
+      if (o.ok() && o->As<ReservationCounter>() != nullptr) {
+        rcs.emplace_back(std::string((*snap)->key()), *o->As<ReservationCounter>());
+      }
+    }
+  }
   std::string text;
   for (const MemberView& m : s_.replicator->Members()) {
     text += Hex(m.record.id) + " " + (m.record.name.empty() ? "-" : m.record.name) + " " +
             (m.record.client_address.empty() ? "-" : m.record.client_address) + " " +
             (m.record.peer_address.empty() ? "-" : m.record.peer_address) + " " +
             (m.self ? "myself" : std::string(MemberStateName(m.state))) + " " +
-            (m.vv.empty() ? "-" : m.vv.ToString()) + "\n";
+            (m.vv.empty() ? "-" : m.vv.ToString());
+    if (!rcs.empty()) {
+      text += " rights=";
+      for (size_t i = 0; i < rcs.size(); ++i) {
+        if (i > 0) text += ",";
+        text.append(rcs[i].first).append(":").append(std::to_string(rcs[i].second.Rights(m.record.id)));
+      }
+    }
+    text += "\n";
   }
   AppendBulk(out, text);
 }

@@ -20,6 +20,7 @@
 #include "cluster/replicator.h"
 #include "node/internal/client_state.h"
 #include "node/internal/system_clock.h"
+#include "node/internal/wait.h"
 #include "node/options.h"
 #include "storage/store.h"
 
@@ -50,8 +51,14 @@ class CommandTable {
 
   explicit CommandTable(CommandServices services);
 
-  // Executes one command and appends its reply to `out`.
-  void Execute(ClientState& client, const Args& args, std::string* out);
+  // Executes one command and appends its reply to `out`, or returns the Wait
+  // it parks on (its reply comes from the Wait).
+  std::optional<Wait> Execute(ClientState& client, const Args& args, std::string* out);
+
+  // Periodic duties, on the apply strand: expired holds give their units
+  // back (in one batch with the hold's removal); expired IDEM records go.
+  void ReleaseExpiredHolds();
+  void SweepIdempotency();
 
   uint64_t commands_processed() const { return commands_processed_; }
 
@@ -96,6 +103,22 @@ class CommandTable {
   void Info(ClientState&, const Args&, std::string*);
   void Cluster(ClientState&, const Args&, std::string*);
   void Debug(ClientState&, const Args&, std::string*);
+  // Reservation counters, sessions, IDEM (commands_rc.cc).
+  void RcAdd(ClientState&, const Args&, std::string*);
+  void RcTake(ClientState&, const Args&, std::string*);
+  void RcGet(ClientState&, const Args&, std::string*);
+  void RcCommit(ClientState&, const Args&, std::string*);
+  void RcRelease(ClientState&, const Args&, std::string*);
+  void Session(ClientState&, const Args&, std::string*);
+  void WaitPeers(ClientState&, const Args&, std::string*);
+  void Idem(ClientState&, const Args&, std::string*);
+
+  // One attempt at taking `n` units of `key`; appends a reply and returns true
+  // when it has an answer (`final` turns "not yet" into TRYAGAIN).
+  bool TryTake(const std::string& key, uint64_t n, bool final, uint64_t ttl_ms, std::string* out);
+  // The hold's node name, or an error reply if it is not this node's hold.
+  const HoldRecord* OwnHold(const std::string& id, std::string* out);
+  std::string RcLines();  // rights and values of the reservation counters
 
   // Runs a mutation on `key`; appends the error reply and returns false on
   // failure (WRONGTYPE and others).
@@ -106,10 +129,12 @@ class CommandTable {
   void ClusterNodes(std::string* out);
 
   CommandServices s_;
+  // Set by a handler that parks; Execute hands it to the ApplyLoop.
+  std::optional<Wait> wait_;
   std::unordered_map<std::string, Spec> table_;
   uint64_t commands_processed_ = 0;
   uint64_t writes_ = 0;
-  uint64_t next_hold_ = 0;
+  uint64_t holds_expired_ = 0;
 };
 
 // Redis's string2ll: the whole string is a base-10 int64.
