@@ -14,40 +14,6 @@
 namespace converge::testing {
 namespace {
 
-class LoopbackCluster {
- public:
-  explicit LoopbackCluster(int n) {
-    std::vector<uint16_t> peer_ports;
-    for (int i = 0; i < n; ++i) peer_ports.push_back(PickFreePort());
-    for (int i = 0; i < n; ++i) {
-      std::vector<std::string> seeds;
-      for (int j = 0; j < n; ++j) {
-        if (j != i) seeds.push_back("127.0.0.1:" + std::to_string(peer_ports[j]));
-      }
-      nodes.push_back(TestNode::Start("n" + std::to_string(i + 1), seeds, [&](NodeOptions& o) {
-        o.peer_port = peer_ports[i];
-      }));
-      clients.push_back(std::make_unique<Client>(nodes.back()->options.port));
-    }
-  }
-  bool AllConnected() {
-    const std::string want = "peers_connected:" + std::to_string(nodes.size() - 1);
-    for (auto& c : clients) {
-      if (c->Run({"INFO", "replication"}).find(want) == std::string::npos) return false;
-    }
-    return true;
-  }
-  bool DigestsEqual() {
-    const std::string d = clients[0]->Run({"DEBUG", "DIGEST"});
-    for (auto& c : clients) {
-      if (c->Run({"DEBUG", "DIGEST"}) != d) return false;
-    }
-    return true;
-  }
-  std::vector<std::unique_ptr<TestNode>> nodes;
-  std::vector<std::unique_ptr<Client>> clients;
-};
-
 TEST(LoopbackReplicationTest, ThreeNodesThroughPartitionAndLossyLinks) {
   const uint64_t seed = AnnounceSeed("LoopbackReplicationTest");
   SCOPED_TRACE("seed=" + std::to_string(seed));
