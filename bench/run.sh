@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark binary of a build and prints its table.
 # Usage: bench/run.sh BUILD_DIR. Figures worth keeping go to bench/RESULTS.md
-# with the command that produced them.
+# with the command that produced them. Programs that are not Google Benchmark
+# (replication_bench) accept and ignore the --benchmark_* flag.
 set -euo pipefail
 build=${1:-build}
 for b in "$build"/bench/*_bench; do

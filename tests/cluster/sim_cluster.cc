@@ -167,6 +167,9 @@ void SimCluster::Enqueue(int from, ReplicaId to_id, uint8_t type, std::string bo
     const uint64_t delay =
         options_.min_delay_ms + rng_() % (options_.max_delay_ms - options_.min_delay_ms + 1);
     bytes_on_wire_ += body.size();
+    bytes_by_type_[type] += body.size();
+    ++messages_by_type_[type];
+    if (observer_) observer_(from, to, type, body);
     in_flight_.insert(Message{now_ms_ + delay, order_++, from, to, type, body});
   }
 }

@@ -10,6 +10,7 @@
 #define CONVERGE_TESTS_CLUSTER_SIM_CLUSTER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -78,6 +79,16 @@ class SimCluster {
   Store& store(int node);
   uint64_t bytes_on_wire() const { return bytes_on_wire_; }
   uint64_t messages_dropped() const { return messages_dropped_; }
+  // Bytes and messages enqueued per message type (ClusterMessage), duplicates
+  // included, as bytes_on_wire() counts them: benchmarks attribute traffic.
+  const std::map<uint8_t, uint64_t>& bytes_by_type() const { return bytes_by_type_; }
+  const std::map<uint8_t, uint64_t>& messages_by_type() const { return messages_by_type_; }
+  // Called for every message put on the wire (each copy of a duplicate),
+  // with the sending and receiving node: benchmarks inspect the traffic.
+  using Observer = std::function<void(int from, int to, uint8_t type, const std::string& body)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+  // Messages sent but not yet delivered (or dropped on delivery).
+  size_t in_flight() const { return in_flight_.size(); }
 
  private:
   struct Node;
@@ -109,6 +120,9 @@ class SimCluster {
   std::multiset<Message> in_flight_;
   std::set<std::pair<int, int>> cuts_;
   uint64_t bytes_on_wire_ = 0;
+  std::map<uint8_t, uint64_t> bytes_by_type_;
+  std::map<uint8_t, uint64_t> messages_by_type_;
+  Observer observer_;
   uint64_t messages_dropped_ = 0;
 };
 
