@@ -71,6 +71,8 @@ std::string TypeName(uint8_t type) {
     case ClusterMessage::kDigest: return "Digest";
     case ClusterMessage::kDeltas: return "Deltas";
     case ClusterMessage::kSnapshot: return "Snapshot";
+    case ClusterMessage::kRights: return "Rights";
+    case ClusterMessage::kAck: return "Ack";
   }
   return "type " + std::to_string(type);
 }
