@@ -52,7 +52,24 @@ DigestMessage Replicator::MakeDigest(const Peer& to) const {
   return d;
 }
 
-void Replicator::SendDigest(Peer& peer) { Send(peer, ClusterMessage::kDigest, Encode(MakeDigest(peer))); }
+void Replicator::SendDigest(Peer& peer) {
+  peer.pull_started_ms = NowMs();
+  Send(peer, ClusterMessage::kDigest, Encode(MakeDigest(peer)));
+}
+
+bool Replicator::PullOutstanding() const {
+  // An answer lost on the way must not stop pulling for long.
+  const uint64_t expiry = 2 * options_.gossip_interval_ms;
+  const uint64_t now = NowMs();
+  for (const auto& [id, p] : peers_) {
+    if (p.pull_started_ms != 0 && p.connected && now - p.pull_started_ms < expiry) return true;
+  }
+  return false;
+}
+
+void Replicator::StartPull(Peer& peer) {
+  if (!PullOutstanding()) SendDigest(peer);
+}
 
 void Replicator::PullFrom(ReplicaId peer) {
   auto it = peers_.find(peer);
@@ -95,7 +112,7 @@ void Replicator::OnPeerUp(const MemberRecord& record) {
   if (!record.peer_address.empty()) p.record.peer_address = record.peer_address;
   p.connected = true;
   p.last_contact_ms = NowMs();
-  if (!p.record.removed) SendDigest(p);  // catch up at once rather than on the next tick
+  if (!p.record.removed) StartPull(p);  // catch up at once rather than on the next tick
 }
 
 void Replicator::OnPeerDown(ReplicaId id) {
@@ -187,7 +204,15 @@ Status Replicator::HandleDigest(Peer& peer, std::string_view body) {
     bytes += Encode(joined).size();
     answer.intervals.push_back(std::move(joined));
   }
-  if (!answer.intervals.empty()) Send(peer, ClusterMessage::kDeltas, Encode(answer));
+  // Answered even when empty: the answer ends the asker's pull.
+  Send(peer, ClusterMessage::kDeltas, Encode(answer));
+  // The asker has deltas we lack: pull them back now rather than when a tick
+  // happens to pick this peer. A pull from it still unanswered after a
+  // gossip interval was probably lost (say, sent into a partition that has
+  // just healed on our side only): it does not hold this one back.
+  const bool pulling = peer.pull_started_ms != 0 &&
+                       NowMs() - peer.pull_started_ms < options_.gossip_interval_ms;
+  if (!mine.Dominates(theirs) && !pulling) SendDigest(peer);
   return Status::Ok();
 }
 
@@ -216,7 +241,8 @@ Status Replicator::HandleDeltas(Peer& peer, std::string_view body) {
   StatusOr<DeltasMessage> msg = Decode<DeltasMessage>(body);
   if (!msg.ok()) return msg.status();
   for (auto& interval : msg->intervals) replica_->ApplyRemote(std::move(interval));
-  if (msg->more) peer.pull_after_commit = true;
+  peer.pull_started_ms = 0;
+  if (msg->more) peer.pull_after_commit = true;  // the pull goes on after the commit
   return Status::Ok();
 }
 
@@ -224,6 +250,7 @@ Status Replicator::HandleSnapshot(Peer& peer, std::string_view body) {
   StatusOr<SnapshotMessage> msg = Decode<SnapshotMessage>(body);
   if (!msg.ok()) return msg.status();
   CONVERGE_RETURN_IF_ERROR(replica_->JoinSnapshotChunk(msg->objects));
+  peer.pull_started_ms = 0;
   peer.snapshot_vv = peer.snapshot_vv ? VersionVector::Meet(*peer.snapshot_vv, msg->vv) : msg->vv;
   if (msg->last) {
     replica_->FinishSnapshot(*peer.snapshot_vv);
@@ -355,7 +382,7 @@ void Replicator::Tick() {
   for (auto& [id, p] : peers_) {
     if (p.connected && !p.record.removed) connected.push_back(&p);
   }
-  if (!connected.empty()) SendDigest(*connected[rng_() % connected.size()]);
+  if (!connected.empty()) StartPull(*connected[rng_() % connected.size()]);
 }
 
 Status Replicator::Forget(ReplicaId member) {

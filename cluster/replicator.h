@@ -150,11 +150,19 @@ class Replicator {
     bool pull_after_commit = false;
     // Send it our committed VV after the next commit: it pushed to us.
     bool ack_after_commit = false;
+    // Physical ms at which our outstanding pull (a digest sent to it) began;
+    // 0 when none. Every answer ends it; a lost one times out.
+    uint64_t pull_started_ms = 0;
   };
 
   void Send(Peer& peer, ClusterMessage type, std::string body);
   DigestMessage MakeDigest(const Peer& to) const;
   void SendDigest(Peer& peer);
+  // A digest that starts a pull from `peer`, unless a pull is already
+  // outstanding (one chain of answers per node at a time: overlapping chains
+  // send the same deltas twice).
+  void StartPull(Peer& peer);
+  bool PullOutstanding() const;
   Status HandlePush(Peer& peer, std::string_view body);
   Status HandleDigest(Peer& peer, std::string_view body);
   Status HandleDeltas(Peer& peer, std::string_view body);

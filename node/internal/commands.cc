@@ -864,6 +864,7 @@ void CommandTable::Debug(ClientState&, const Args& a, std::string* out) {
   };
   if (sub == "heal" && a.size() == 2) {
     s_.transport->Heal();
+    s_.replicator->PullFromAll();  // repair now, not when gossip gets round to it
     return AppendSimpleString(out, "OK");
   }
   if (sub == "partition" && a.size() >= 3) {
