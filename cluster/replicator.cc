@@ -25,7 +25,8 @@ Replicator::Replicator(Replica* replica, Store* store, PeerNetwork* network, Mem
       network_(network),
       self_(std::move(self)),
       options_(options),
-      rng_(options.seed != 0 ? options.seed : replica->id()) {}
+      rng_(options.seed != 0 ? options.seed : replica->id()),
+      rights_policy_(options.rights_policy) {}
 
 uint64_t Replicator::NowMs() const { return replica_->physical_clock().NowMillis(); }
 
@@ -267,6 +268,7 @@ Status Replicator::HandleSnapshot(Peer& peer, std::string_view body) {
 Status Replicator::HandleRights(Peer& peer, std::string_view body) {
   StatusOr<RightsMessage> msg = Decode<RightsMessage>(body);
   if (!msg.ok()) return msg.status();
+  rights_policy_.OnRequest(msg->key, peer.record.id, msg->units, NowMs());
   StatusOr<const Object*> object = replica_->Read(msg->key);
   if (!object.ok()) return object.status();
   const ReservationCounter* rc = (*object)->As<ReservationCounter>();
@@ -368,6 +370,10 @@ Stamp Replicator::PurgeBound() const {
   return Stamp{bound, 0};
 }
 
+void Replicator::OnLocalTake(const std::string& key, uint64_t units) {
+  rights_policy_.OnLocalTake(key, units, NowMs());
+}
+
 void Replicator::Tick() {
   UpdateSafeTimestamps();
   const VersionVector stable = StableVector();
@@ -378,6 +384,21 @@ void Replicator::Tick() {
     if (purged.ok()) tombstones_purged_ += *purged;
   }
   replica_->RetryHeld();
+  // After PurgeStep, which commits what is staged itself: these transfers
+  // are staged for the caller's commit, so they are pushed at once.
+  // Surplus rights toward the peers that have been asking for them.
+  const ReplicaId self = replica_->id();
+  for (const RightsPolicy::Move& m : rights_policy_.Decide(NowMs(), [&](const std::string& key) {
+         StatusOr<const Object*> o = replica_->Read(key);
+         if (!o.ok() || (*o)->As<ReservationCounter>() == nullptr) return int64_t{0};
+         return (*o)->As<ReservationCounter>()->Rights(self);
+       })) {
+    auto peer = peers_.find(m.to);
+    if (peer == peers_.end() || !peer->second.connected || peer->second.record.removed) continue;
+    Status st = replica_->Mutate(m.key, [&](Object& o, Stamp now) { return o.RcTransfer(now, m.to, m.units); });
+    if (st.ok()) rights_moved_by_policy_ += m.units;
+  }
+
   std::vector<Peer*> connected;
   for (auto& [id, p] : peers_) {
     if (p.connected && !p.record.removed) connected.push_back(&p);

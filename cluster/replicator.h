@@ -37,6 +37,7 @@
 
 #include "cluster/messages.h"
 #include "cluster/replica.h"
+#include "cluster/rights_policy.h"
 #include "crdt/status.h"
 #include "storage/store.h"
 
@@ -83,6 +84,8 @@ struct ReplicatorOptions {
   size_t purge_keys_per_tick = 1'000;
   // Seed of the random peer choice (0: from the replica id).
   uint64_t seed = 0;
+  // Moving surplus reservation rights toward the nodes that spend them.
+  RightsPolicyOptions rights_policy;
 };
 
 class Replicator {
@@ -116,6 +119,9 @@ class Replicator {
   uint64_t RequestRights(const std::string& key, uint64_t units);
   // The last version vector `peer` reported (acks and digests).
   VersionVector PeerVersionVector(ReplicaId peer) const;
+  // A take of `units` on `key` served from this node's rights (for the policy).
+  void OnLocalTake(const std::string& key, uint64_t units);
+  uint64_t rights_moved_by_policy() const { return rights_moved_by_policy_; }
   std::vector<ReplicaId> ConnectedPeers() const;
 
   // CLUSTER FORGET: out of stability computations for good.
@@ -186,6 +192,8 @@ class Replicator {
   uint64_t tombstones_purged_ = 0;
   uint64_t rejected_messages_ = 0;
   uint64_t snapshots_received_ = 0;
+  RightsPolicy rights_policy_;
+  uint64_t rights_moved_by_policy_ = 0;
 };
 
 }  // namespace converge

@@ -67,6 +67,7 @@ class Node::Impl {
         options_.bind + ":" + std::to_string(options_.effective_peer_port());
     ReplicatorOptions rep;
     rep.gossip_interval_ms = options_.gossip_interval_ms;
+    rep.rights_policy.enabled = options_.rights_policy;
     replicator_ = std::make_unique<Replicator>(
         replica_.get(), store_.get(), &network_,
         MemberRecord{replica_->id(), options_.name, client_addr, peer_addr, false}, rep);

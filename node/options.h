@@ -43,6 +43,10 @@ struct NodeOptions {
   std::string log_level = "info";
   // Worker threads of the node's io_context. Default 2.
   int threads = 2;
+  // Move surplus reservation rights toward the nodes that spend them, before
+  // they ask (cluster/rights_policy.h). Embedding and benchmarks only; the
+  // command line keeps it on. Default on.
+  bool rights_policy = true;
 
   // The peer port in force: peer_port, else port + 10000 (0 stays 0: both
   // ephemeral, for tests).

@@ -135,6 +135,8 @@ class CommandTable {
   uint64_t commands_processed_ = 0;
   uint64_t writes_ = 0;
   uint64_t holds_expired_ = 0;
+  uint64_t takes_local_ = 0;   // served from this node's rights at once
+  uint64_t takes_waited_ = 0;  // served after asking peers for rights
 };
 
 // Redis's string2ll: the whole string is a base-10 int64.

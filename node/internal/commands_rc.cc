@@ -140,6 +140,7 @@ bool CommandTable::TryTake(const std::string& key, uint64_t n, bool final, uint6
     return true;
   }
   if (!Mutate(key, [&](Object& obj, Stamp now) { return obj.RcTake(now, n); }, out)) return true;
+  s_.replicator->OnLocalTake(key, n);
   if (ttl_ms == 0) {  // RC.TAKE
     StatusOr<const Object*> after = s_.replica->Read(key);
     AppendInteger(out, after.ok() ? (*after)->As<ReservationCounter>()->Value() : 0);
@@ -173,7 +174,11 @@ void CommandTable::RcTake(ClientState&, const Args& a, std::string* out) {
     timeout_ms = static_cast<uint64_t>(t);
   }
   const std::string key = a[1];
-  if (TryTake(key, n, /*final=*/timeout_ms == 0, ttl_ms, out)) return;
+  const size_t before = out->size();
+  if (TryTake(key, n, /*final=*/timeout_ms == 0, ttl_ms, out)) {
+    if (out->size() > before && (*out)[before] != '-') ++takes_local_;
+    return;
+  }
 
   // Short of rights while the value suffices: ask the holders, then wait for
   // their transfers to arrive (ordinary deltas) or the deadline.
@@ -185,7 +190,11 @@ void CommandTable::RcTake(ClientState&, const Args& a, std::string* out) {
   wait_ = Wait{
       After(timeout_ms),
       [this, key, n, ttl_ms, next_ask](std::string* o) {
-        if (TryTake(key, n, false, ttl_ms, o)) return true;
+        const size_t at = o->size();
+        if (TryTake(key, n, false, ttl_ms, o)) {
+          if (o->size() > at && (*o)[at] != '-') ++takes_waited_;
+          return true;
+        }
         if (std::chrono::steady_clock::now() >= *next_ask) {
           *next_ask = std::chrono::steady_clock::now() + kRightsRetry;
           StatusOr<const Object*> obj = s_.replica->Read(key);
@@ -270,6 +279,9 @@ std::string CommandTable::RcLines() {
   }
   t += "holds:" + std::to_string(s_.replica->holds()) + "\r\n";
   t += "holds_expired:" + std::to_string(holds_expired_) + "\r\n";
+  t += "rc_takes_local:" + std::to_string(takes_local_) + "\r\n";
+  t += "rc_takes_waited:" + std::to_string(takes_waited_) + "\r\n";
+  t += "rights_moved_by_policy:" + std::to_string(s_.replicator->rights_moved_by_policy()) + "\r\n";
   return t;
 }
 

@@ -90,7 +90,8 @@ TEST(ReservationCounterTest, HoldsExpireAlsoAcrossARestart) {
 }
 
 TEST(ReservationCounterTest, RightsMoveToTheNodeThatTakesAndPartitionsGiveTryAgain) {
-  Pair p;
+  // Rights move only when a take asks (the background policy is off here).
+  Pair p([](NodeOptions& o) { o.rights_policy = false; });
   ASSERT_TRUE(WaitFor([&] { return p.Connected(); }));
   EXPECT_EQ(p.ca->Run({"RC.ADD", "stock", "10"}), ":10");
   ASSERT_TRUE(WaitFor([&] { return p.cb->Run({"RC.GET", "stock"}) == ":10"; }));
@@ -109,6 +110,29 @@ TEST(ReservationCounterTest, RightsMoveToTheNodeThatTakesAndPartitionsGiveTryAga
   ASSERT_TRUE(WaitFor([&] { return p.cb->Run({"RC.GET", "stock"}) == ":5"; }));
   const std::string nodes = p.ca->Run({"CLUSTER", "NODES"});
   EXPECT_NE(nodes.find("rights=stock:5"), std::string::npos) << nodes;
+}
+
+int64_t InfoField(Client& c, const std::string& field) {
+  const std::string info = c.Run({"INFO", "crdt"});
+  const size_t at = info.find(field + ":");
+  return at == std::string::npos ? -1 : std::stoll(info.substr(at + field.size() + 1));
+}
+
+// With the policy on, a node that had to ask for rights soon holds a surplus
+// moved by the holder, and its next takes need no round trip.
+TEST(ReservationCounterTest, RightsPolicyMovesSurplusTowardTheSpender) {
+  Pair p;
+  ASSERT_TRUE(WaitFor([&] { return p.Connected(); }));
+  EXPECT_EQ(p.ca->Run({"RC.ADD", "stock", "100"}), ":100");
+  ASSERT_TRUE(WaitFor([&] { return p.cb->Run({"RC.GET", "stock"}) == ":100"; }));
+  EXPECT_EQ(p.cb->Run({"RC.TAKE", "stock", "2", "TIMEOUT", "3000"}), ":98");
+  EXPECT_EQ(InfoField(*p.cb, "rc_takes_waited"), 1);
+  // a moves up to eight times what b asked, beyond what it spent itself.
+  ASSERT_TRUE(WaitFor([&] { return p.cb->Run({"RC.RIGHTS", "stock"}) == ":16"; }))
+      << p.cb->Run({"RC.RIGHTS", "stock"});
+  EXPECT_EQ(p.cb->Run({"RC.TAKE", "stock", "2"}), ":96");
+  EXPECT_EQ(InfoField(*p.cb, "rc_takes_local"), 1);
+  EXPECT_GE(InfoField(*p.ca, "rights_moved_by_policy"), 16);
 }
 
 TEST(SessionTest, ResumeWaitsForTheWritesItCoversAndReadsThemAfterwards) {

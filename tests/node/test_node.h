@@ -134,7 +134,7 @@ struct TestNode {
 // N nodes on loopback, each seeded with all the others, with a client each.
 class LoopbackCluster {
  public:
-  explicit LoopbackCluster(int n) {
+  explicit LoopbackCluster(int n, std::function<void(NodeOptions&)> tweak = nullptr) {
     std::vector<uint16_t> peer_ports;
     for (int i = 0; i < n; ++i) peer_ports.push_back(PickFreePort());
     for (int i = 0; i < n; ++i) {
@@ -144,6 +144,7 @@ class LoopbackCluster {
       }
       nodes.push_back(TestNode::Start("n" + std::to_string(i + 1), seeds, [&](NodeOptions& o) {
         o.peer_port = peer_ports[i];
+        if (tweak) tweak(o);
       }));
       clients.push_back(std::make_unique<Client>(nodes.back()->options.port));
     }
