@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "crdt/codec.h"
+#include "node/internal/command_util.h"
 #include "node/internal/commands.h"
 #include "node/resp/reply.h"
 
@@ -24,10 +25,7 @@ constexpr uint64_t kDefaultResumeTimeoutMs = 1000;
 // and their transfers can be lost like any message).
 constexpr auto kRightsRetry = std::chrono::milliseconds(200);
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
+using command_util::Lower;
 
 bool ParsePositive(const std::string& s, uint64_t* out) {
   int64_t v;
