@@ -1,6 +1,7 @@
+// Dispatch, and the data commands: strings, counters, hashes, keys.
+// Part of CommandTable; see commands.h.
 #include "node/internal/commands.h"
 
-// Dispatch, and the data commands: strings, counters, hashes, keys.
 #include <algorithm>
 #include <climits>
 
