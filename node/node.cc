@@ -197,9 +197,14 @@ class Node::Impl {
   }
 
   std::string Execute(const std::vector<std::string>& args) {
-    std::promise<std::string> reply;
     auto state = std::make_shared<ClientState>();
     state->authenticated = true;  // the embedding process is trusted
+    return Execute(state, args);
+  }
+
+  std::string Execute(const std::shared_ptr<ClientState>& state,
+                      const std::vector<std::string>& args) {
+    std::promise<std::string> reply;
     loop_->Submit(
         1, [this, state, &args](size_t, std::string* out) { return commands_->Execute(*state, args, out); },
         [&reply](std::string out) { reply.set_value(std::move(out)); });
@@ -224,6 +229,41 @@ class Node::Impl {
   bool started_ = false;
   bool stopped_ = false;
 };
+
+namespace {
+
+// A NodeSession is a ClientState kept across commands, run on the node's
+// apply loop like a connection's.
+class Session : public NodeSession {
+ public:
+  explicit Session(Node::Impl* node) : node_(node), state_(std::make_shared<ClientState>()) {
+    state_->authenticated = true;  // the embedding process is trusted
+  }
+  std::string Execute(const std::vector<std::string>& args) override {
+    return node_->Execute(state_, args);
+  }
+  std::string Token() override {
+    // A bulk reply: "$<len>\r\n<token>\r\n".
+    const std::string reply = Execute({"SESSION", "TOKEN"});
+    const size_t start = reply.find("\r\n") + 2;
+    return reply.substr(start, reply.size() - start - 2);
+  }
+  Status Resume(const std::string& token, uint64_t timeout_ms) override {
+    const std::string reply = Execute({"SESSION", "RESUME", token, std::to_string(timeout_ms)});
+    if (reply == "+OK\r\n") return Status::Ok();
+    const std::string message = reply.substr(1, reply.size() - 3);
+    if (message.rfind("TRYAGAIN", 0) == 0) return UnavailableError(message);
+    return InvalidArgumentError(message);
+  }
+
+ private:
+  Node::Impl* node_;
+  std::shared_ptr<ClientState> state_;
+};
+
+}  // namespace
+
+std::unique_ptr<NodeSession> Node::NewSession() { return std::make_unique<Session>(impl_.get()); }
 
 StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   if (options.data_dir.empty()) return InvalidArgumentError("--data-dir is required");

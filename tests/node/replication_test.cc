@@ -14,11 +14,14 @@
 namespace converge::testing {
 namespace {
 
-TEST(LoopbackReplicationTest, ThreeNodesThroughPartitionAndLossyLinks) {
-  const uint64_t seed = AnnounceSeed("LoopbackReplicationTest");
+class LoopbackReplicationTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(LoopbackReplicationTest, ThroughPartitionAndLossyLinks) {
+  const int n = GetParam();
+  const uint64_t seed = AnnounceSeed("LoopbackReplicationTest/" + std::to_string(n));
   SCOPED_TRACE("seed=" + std::to_string(seed));
   std::mt19937_64 rng(seed);
-  LoopbackCluster cluster(3);
+  LoopbackCluster cluster(n);
   for (auto& n : cluster.nodes) ASSERT_NE(n, nullptr);
   ASSERT_TRUE(WaitFor([&] { return cluster.AllConnected(); })) << "mesh did not form";
 
@@ -27,7 +30,7 @@ TEST(LoopbackReplicationTest, ThreeNodesThroughPartitionAndLossyLinks) {
   int unique = 0;
   auto write_some = [&](int count) {
     for (int k = 0; k < count; ++k) {
-      const int node = static_cast<int>(rng() % 3);
+      const int node = static_cast<int>(rng() % n);
       Client& c = *cluster.clients[node];
       if (rng() % 2 == 0) {
         const std::string key = "c" + std::to_string(rng() % 3);
@@ -41,13 +44,15 @@ TEST(LoopbackReplicationTest, ThreeNodesThroughPartitionAndLossyLinks) {
     }
   };
   write_some(150);
-  // n1 cut off from both peers; writes continue on both sides.
-  ASSERT_EQ(cluster.clients[0]->Run({"DEBUG", "PARTITION", "n2", "n3"}), "OK");
+  // n1 cut off from every peer; writes continue on both sides.
+  std::vector<std::string> cut = {"DEBUG", "PARTITION"};
+  for (int j = 2; j <= n; ++j) cut.push_back("n" + std::to_string(j));
+  ASSERT_EQ(cluster.clients[0]->Run(cut), "OK");
   write_some(150);
   ASSERT_EQ(cluster.clients[0]->Run({"DEBUG", "HEAL"}), "OK");
   // Lossy, duplicating, slow links on every node.
-  for (int i = 0; i < 3; ++i) {
-    for (int j = 0; j < 3; ++j) {
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
       if (i == j) continue;
       ASSERT_EQ(cluster.clients[i]->Run({"DEBUG", "LINK", "n" + std::to_string(j + 1), "drop",
                                          "0.2", "delay-ms", "5", "dup", "0.2"}),
@@ -72,13 +77,15 @@ TEST(LoopbackReplicationTest, ThreeNodesThroughPartitionAndLossyLinks) {
           << line;
       ++peers;
     }
-    EXPECT_EQ(peers, 2u) << info;
+    EXPECT_EQ(peers, static_cast<size_t>(n - 1)) << info;
     for (const auto& [key, sum] : counters) EXPECT_EQ(c->Run({"GET", key}), std::to_string(sum));
     for (const auto& [key, fs] : fields) {
       for (const auto& f : fs) EXPECT_EQ(c->Run({"HGET", key, f}), "v" + f) << key << "." << f;
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Sizes, LoopbackReplicationTest, ::testing::Values(3, 5, 9));
 
 }  // namespace
 }  // namespace converge::testing

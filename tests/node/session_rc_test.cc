@@ -171,6 +171,22 @@ TEST(SessionTest, MonotonicReadsOnALaggingNode) {
   EXPECT_EQ(moved.Run({"GET", "price"}), "2");
 }
 
+// The embedding API's sessions give the same guarantees as connections.
+TEST(SessionTest, EmbeddedSessionsMoveBetweenNodes) {
+  Pair p;
+  ASSERT_TRUE(WaitFor([&] { return p.Connected(); }));
+  ASSERT_EQ(p.cb->Run({"DEBUG", "PARTITION", "a"}), "OK");
+  std::unique_ptr<NodeSession> on_a = p.a->node->NewSession();
+  EXPECT_EQ(on_a->Execute({"HSET", "cart", "item", "3"}), ":1\r\n");
+  const std::string token = on_a->Token();
+  std::unique_ptr<NodeSession> on_b = p.b->node->NewSession();
+  EXPECT_EQ(on_b->Resume(token, 200).code(), StatusCode::kUnavailable);
+  ASSERT_EQ(p.cb->Run({"DEBUG", "HEAL"}), "OK");
+  EXPECT_TRUE(on_b->Resume(token, 5000).ok());
+  EXPECT_EQ(on_b->Execute({"HGET", "cart", "item"}), "$1\r\n3\r\n");
+  EXPECT_EQ(on_b->Resume("nonsense", 10).code(), StatusCode::kInvalidArgument);
+}
+
 TEST(WaitTest, CountsPeersHoldingThisConnectionsWrites) {
   Pair p;
   ASSERT_TRUE(WaitFor([&] { return p.Connected(); }));
