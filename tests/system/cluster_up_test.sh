@@ -7,7 +7,7 @@
 set -u
 bin=$1
 root=$(mktemp -d)
-base=$((23000 + RANDOM % 7000))
+base=$((16000 + RANDOM % 3000))  # ports below the ephemeral range, own range
 p1=$base; p2=$((base + 1)); p3=$((base + 2))
 "$bin" cluster up --nodes 3 --base-port $base --data-root "$root/data" --fault-injection \
   --gossip-interval-ms 100 >"$root/launcher.out" 2>&1 &

@@ -7,7 +7,9 @@ set -u
 bin=$1
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark missing (apt-get install redis-tools)"; exit 1; }
 root=$(mktemp -d)
-port=$((21000 + RANDOM % 9000))
+# Client and peer ports (port + 10000) below the ephemeral range (32768+),
+# in a range no other system test uses.
+port=$((10000 + RANDOM % 3000))
 "$bin" serve --data-dir "$root/d" --name solo --port $port --peer-port $((port + 10000)) >"$root/log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$root"; }
