@@ -9,3 +9,5 @@ for b in "$build"/bench/*_bench; do
   echo "== $(basename "$b")"
   "$b" --benchmark_min_time=0.2
 done
+echo "== redis_compare (one node against redis-server, appendfsync everysec)"
+"$(dirname "$0")/redis_compare.sh" "$build" 20000 2
