@@ -26,16 +26,23 @@ TEST_P(LoopbackReplicationTest, ThroughPartitionAndLossyLinks) {
   ASSERT_TRUE(WaitFor([&] { return cluster.AllConnected(); })) << "mesh did not form";
 
   std::map<std::string, int64_t> counters;
+  int64_t rc_added = 0;
   std::map<std::string, std::set<std::string>> fields;
   int unique = 0;
   auto write_some = [&](int count) {
     for (int k = 0; k < count; ++k) {
       const int node = static_cast<int>(rng() % n);
       Client& c = *cluster.clients[node];
-      if (rng() % 2 == 0) {
+      const uint64_t kind = rng() % 4;
+      if (kind == 0) {
         const std::string key = "c" + std::to_string(rng() % 3);
         const int64_t by = static_cast<int64_t>(rng() % 7) - 2;
         if (c.Run({"INCRBY", key, std::to_string(by)}).rfind(":", 0) == 0) counters[key] += by;
+      } else if (kind == 1) {  // strings: last writer wins, checked by the digests
+        c.Run({"SET", "s" + std::to_string(rng() % 3), std::to_string(rng())});
+      } else if (kind == 2) {  // reservation counter: adds only, so the sum is known
+        const int64_t n = 1 + static_cast<int64_t>(rng() % 5);
+        if (c.Run({"RC.ADD", "rc", std::to_string(n)}).rfind(":", 0) == 0) rc_added += n;
       } else {
         const std::string key = "h" + std::to_string(rng() % 2);
         const std::string field = "f" + std::to_string(++unique);
@@ -79,6 +86,7 @@ TEST_P(LoopbackReplicationTest, ThroughPartitionAndLossyLinks) {
     }
     EXPECT_EQ(peers, static_cast<size_t>(n - 1)) << info;
     for (const auto& [key, sum] : counters) EXPECT_EQ(c->Run({"GET", key}), std::to_string(sum));
+    EXPECT_EQ(c->Run({"RC.GET", "rc"}), ":" + std::to_string(rc_added));
     for (const auto& [key, fs] : fields) {
       for (const auto& f : fs) EXPECT_EQ(c->Run({"HGET", key, f}), "v" + f) << key << "." << f;
     }
