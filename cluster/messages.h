@@ -32,6 +32,19 @@
 
 namespace converge {
 
+// True when every element of `items` (or every .second, for pairs) is well formed.
+template <class Range>
+bool AllWellFormed(const Range& items) {
+  for (const auto& item : items) {
+    if constexpr (requires { item.second.WellFormed(); }) {
+      if (!item.second.WellFormed()) return false;
+    } else {
+      if (!item.WellFormed()) return false;
+    }
+  }
+  return true;
+}
+
 enum class ClusterMessage : uint8_t {
   kPush = 32,
   kDigest = 33,
@@ -60,12 +73,7 @@ struct MemberRecord {
 struct PushMessage {
   std::vector<DeltaInterval> intervals;
 
-  bool WellFormed() const {
-    for (const auto& i : intervals) {
-      if (!i.WellFormed()) return false;
-    }
-    return true;
-  }
+  bool WellFormed() const { return AllWellFormed(intervals); }
   template <class Archive>
   void serialize(Archive& ar) {
     ar(intervals);
@@ -80,12 +88,7 @@ struct DigestMessage {
   // the key to resume after ("" = from the start).
   std::optional<std::string> snapshot_resume;
 
-  bool WellFormed() const {
-    for (const auto& m : members) {
-      if (!m.WellFormed()) return false;
-    }
-    return vv.WellFormed();
-  }
+  bool WellFormed() const { return AllWellFormed(members) && vv.WellFormed(); }
   template <class Archive>
   void serialize(Archive& ar) {
     ar(vv, hlc, members, snapshot_resume);
@@ -96,12 +99,7 @@ struct DeltasMessage {
   std::vector<DeltaInterval> intervals;
   bool more = false;
 
-  bool WellFormed() const {
-    for (const auto& i : intervals) {
-      if (!i.WellFormed()) return false;
-    }
-    return true;
-  }
+  bool WellFormed() const { return AllWellFormed(intervals); }
   template <class Archive>
   void serialize(Archive& ar) {
     ar(intervals, more);
@@ -114,12 +112,7 @@ struct SnapshotMessage {
   std::string next_key;  // resume after this key; "" with last = true
   bool last = false;
 
-  bool WellFormed() const {
-    for (const auto& [k, o] : objects) {
-      if (!o.WellFormed()) return false;
-    }
-    return vv.WellFormed();
-  }
+  bool WellFormed() const { return AllWellFormed(objects) && vv.WellFormed(); }
   template <class Archive>
   void serialize(Archive& ar) {
     ar(vv, objects, next_key, last);

@@ -1,6 +1,8 @@
 #include "cluster/replica.h"
 
 #include <algorithm>
+
+#include "crdt/digest.h"
 #include <utility>
 
 namespace converge {
@@ -226,6 +228,20 @@ std::map<ReplicaId, uint64_t> Replica::HeldForClock() const {
 }
 
 size_t Replica::held_intervals() const { return held_count_; }
+
+StatusOr<std::string> Replica::Digest() const {
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = store_->SnapshotObjects();
+  if (!snap.ok()) return snap.status();
+  StateDigest digest;
+  ObjectSnapshot& it = **snap;
+  for (it.SeekToFirst(); it.Valid(); it.Next()) {
+    StatusOr<Object> o = it.object();
+    if (!o.ok()) return o.status();
+    digest.Add(it.key(), *o);
+  }
+  CONVERGE_RETURN_IF_ERROR(it.status());
+  return digest.HexDigest();
+}
 
 Status Replica::JoinSnapshotChunk(const std::vector<std::pair<std::string, Object>>& objects) {
   for (const auto& [key, object] : objects) {

@@ -116,6 +116,10 @@ class Replica {
   // error is returned: the node fails the writes of this cycle.
   StatusOr<CommitResult> Commit();
 
+  // DEBUG DIGEST: the 40-hex digest of the committed live state (crdt/digest.h),
+  // read from one store snapshot.
+  StatusOr<std::string> Digest() const;
+
   // Origins with intervals held for the clock bound, and how far ahead (ms).
   std::map<ReplicaId, uint64_t> HeldForClock() const;
   size_t held_intervals() const;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "crdt/digest.h"
 #include "node/internal/command_util.h"
 #include "node/internal/commands.h"
 #include "node/resp/reply.h"
@@ -336,16 +335,9 @@ void CommandTable::Debug(ClientState&, const Args& a, std::string* out) {
   const std::string sub = Lower(a[1]);
   if (sub == "digest" && a.size() == 2) {
     s_.commit_now();
-    StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects();
-    if (!snap.ok()) return ErrorFromStatus(snap.status(), out);
-    StateDigest digest;
-    auto& it = **snap;
-    for (it.SeekToFirst(); it.Valid(); it.Next()) {
-      StatusOr<Object> o = it.object();
-      if (!o.ok()) return ErrorFromStatus(o.status(), out);
-      digest.Add(it.key(), *o);
-    }
-    return AppendSimpleString(out, digest.HexDigest());
+    StatusOr<std::string> digest = s_.replica->Digest();
+    if (!digest.ok()) return ErrorFromStatus(digest.status(), out);
+    return AppendSimpleString(out, *digest);
   }
   const bool fault = sub == "partition" || sub == "heal" || sub == "link" || sub == "clock-offset";
   if (!fault) return AppendError(out, "ERR unknown DEBUG subcommand '" + a[1] + "'");

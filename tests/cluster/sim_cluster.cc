@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <tuple>
 
-#include "crdt/digest.h"
 
 namespace converge::testing {
 
@@ -235,15 +234,8 @@ void SimCluster::Run(uint64_t ms) {
 }
 
 std::string SimCluster::Digest(int i) {
-  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = nodes_[i]->store->SnapshotObjects();
-  if (!snap.ok()) return "error: " + snap.status().ToString();
-  StateDigest digest;
-  for ((*snap)->SeekToFirst(); (*snap)->Valid(); (*snap)->Next()) {
-    StatusOr<Object> o = (*snap)->object();
-    if (!o.ok()) return "error: " + o.status().ToString();
-    digest.Add((*snap)->key(), *o);
-  }
-  return digest.HexDigest();
+  StatusOr<std::string> digest = nodes_[i]->replica->Digest();
+  return digest.ok() ? *digest : "error: " + digest.status().ToString();
 }
 
 bool SimCluster::Converged() {
