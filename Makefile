@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
-.PHONY: deps build test sanitize bench run clean
+.PHONY: deps build test sanitize bench soak run clean
 
 deps:
 	@./.ci/deps.sh
@@ -21,6 +21,12 @@ sanitize: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# The nemesis suite on random seeds: SOAK_MINUTES (default 30), report in SOAK_REPORT.
+SOAK_MINUTES ?= 30
+SOAK_REPORT  ?= soak-report.txt
+soak: build
+	./tests/nemesis/soak.sh $(BUILD) $(SOAK_MINUTES) $(SOAK_REPORT)
 
 bench: build
 	./bench/run.sh $(BUILD)

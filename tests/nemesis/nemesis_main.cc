@@ -89,7 +89,7 @@ int Run(const Options& o) {
   const uint64_t seed = o.seed != 0 ? o.seed : std::random_device{}() | 1ull << 32;
   const std::string replay = "nemesis --converge " + o.binary + " --seed " + std::to_string(seed) +
                              " --duration " + std::to_string(o.duration_s) + " --nodes " +
-                             std::to_string(o.nodes) + " --workloads " + Join(o.workloads) +
+                             std::to_string(o.nodes) + " --fsync " + o.fsync + " --workloads " + Join(o.workloads) +
                              " --faults " + Join(o.faults);
   std::printf("[ seed     ] nemesis seed=%llu (replay: %s)\n", static_cast<unsigned long long>(seed),
               replay.c_str());
