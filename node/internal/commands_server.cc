@@ -244,12 +244,14 @@ std::string CommandTable::InfoText(std::string_view section) {
     line("peers_known", std::to_string(members.size() - 1));
     if (s_.transport != nullptr) {
       // Handshakes refused either way (wrong CA, expired certificate, bad
-      // cluster secret, clock skew); the latest one says why.
+      // cluster secret, clock skew); the latest one says why. Named "peers_"
+      // so that readers of the per-peer "peer_<id>" lines do not take them
+      // for peers.
       line("peers_refused", std::to_string(s_.transport->rejected_connections()));
       std::string why = s_.transport->last_refusal();
       std::replace(why.begin(), why.end(), '\r', ' ');
       std::replace(why.begin(), why.end(), '\n', ' ');
-      line("peer_last_refusal", why);
+      line("peers_last_refusal", why);
     }
     line("vv", s_.replica->committed_version_vector().ToString());
     line("repl_lag_deltas", std::to_string(lag));

@@ -204,14 +204,14 @@ TEST_F(NodeTlsTest, NodeWithCertificateFromAnotherCaIsRefusedAndInfoSaysWhy) {
   std::string info;
   ASSERT_TRUE(WaitFor([&] {
     info = Run(*a, {"INFO", "replication"});
-    return InfoField(info, "peer_last_refusal").find("TLS handshake failed") != std::string::npos;
+    return InfoField(info, "peers_last_refusal").find("TLS handshake failed") != std::string::npos;
   })) << info;
-  EXPECT_NE(InfoField(info, "peer_last_refusal").find("CA"), std::string::npos) << info;
+  EXPECT_NE(InfoField(info, "peers_last_refusal").find("CA"), std::string::npos) << info;
   EXPECT_NE(InfoField(info, "peers_refused"), "0");
   EXPECT_EQ(InfoField(info, "peers_connected"), "1") << info;  // b only
   const std::string xinfo = Run(*x, {"INFO", "replication"});
   EXPECT_EQ(InfoField(xinfo, "peers_connected"), "0") << xinfo;
-  EXPECT_NE(InfoField(xinfo, "peer_last_refusal").find("certificate"), std::string::npos) << xinfo;
+  EXPECT_NE(InfoField(xinfo, "peers_last_refusal").find("certificate"), std::string::npos) << xinfo;
 }
 
 TEST_F(NodeTlsTest, ClientPortSpeaksTlsAndTurnsAwayPlainClientsAndGarbage) {
