@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config
       librocksdb-dev libasio-dev libcereal-dev libspdlog-dev libfmt-dev
       libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev
-      libssl-dev libcpp-httplib-dev libhiredis-dev redis-tools "$@")
+      libssl-dev openssl libcpp-httplib-dev libhiredis-dev redis-tools "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

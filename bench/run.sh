@@ -11,3 +11,5 @@ for b in "$build"/bench/*_bench; do
 done
 echo "== redis_compare (one node against redis-server, appendfsync everysec)"
 "$(dirname "$0")/redis_compare.sh" "$build" 20000 2
+echo "== tls_compare (one node with TLS against one without, same redis-benchmark)"
+"$(dirname "$0")/tls_compare.sh" "$build" 20000 2

@@ -14,6 +14,7 @@
 #include "node/internal/commands.h"
 #include "node/internal/system_clock.h"
 #include "storage/store.h"
+#include "transport/tls.h"
 #include "transport/transport.h"
 
 namespace converge {
@@ -86,6 +87,23 @@ class Node::Impl {
       }
     });
 
+    std::shared_ptr<asio::ssl::context> peer_tls, client_tls;
+    if (options_.tls() || !options_.tls_key_file.empty() || !options_.tls_ca_file.empty()) {
+      const transport::TlsFiles files{options_.tls_cert_file, options_.tls_key_file,
+                                      options_.tls_ca_file};
+      StatusOr<std::shared_ptr<asio::ssl::context>> p =
+          transport::MakeTlsContext(files, transport::TlsVerify::kRequire);
+      if (!p.ok()) return p.status();
+      StatusOr<std::shared_ptr<asio::ssl::context>> c = transport::MakeTlsContext(
+          files, options_.tls_auth_clients ? transport::TlsVerify::kRequire
+                                           : transport::TlsVerify::kNone);
+      if (!c.ok()) return c.status();
+      peer_tls = std::move(*p);
+      client_tls = std::move(*c);
+    } else if (options_.tls_auth_clients) {
+      return InvalidArgumentError("tls-auth-clients needs TLS (--tls-cert, --tls-key, --tls-ca)");
+    }
+
     transport::TransportOptions to;
     to.identity.cluster_id = "converge";
     to.identity.replica_id = replica_->id();
@@ -99,6 +117,7 @@ class Node::Impl {
     to.max_clock_offset_ms = static_cast<int64_t>(options_.max_clock_offset_ms);
     to.clock_ms = [this] { return static_cast<int64_t>(clock_.NowMillis()); };
     to.rng_seed = replica_->id();
+    to.tls = peer_tls;
     transport_ = std::make_unique<transport::Transport>(
         io_, to,
         [this](uint64_t peer, uint8_t type, std::string body) {
@@ -122,11 +141,13 @@ class Node::Impl {
     cs.clock = &clock_;
     cs.commit_now = [this] { loop_->CommitNow(); };
     cs.connected_clients = [this] { return server_ ? server_->connections() : size_t{0}; };
+    cs.client_tls_failures = [this] { return server_ ? server_->tls_handshake_failures() : 0; };
     cs.start_ms = clock_.NowMillis();
     commands_ = std::make_unique<CommandTable>(cs);
     ClientServerOptions co;
     co.bind = options_.bind;
     co.port = options_.port;
+    co.tls = client_tls;
     server_ = std::make_unique<ClientServer>(io_, loop_.get(), commands_.get(), co);
     return Status::Ok();
   }
@@ -178,8 +199,12 @@ class Node::Impl {
       threads_.emplace_back([this] { io_.run(); });
     }
     started_ = true;
-    spdlog::info("[{}] serving clients on {}:{}, peers on {}:{}, replica {:016x}", options_.name,
-                 options_.bind, server_->port(), options_.bind, transport_->port(), replica_->id());
+    spdlog::info("[{}] serving clients on {}:{}, peers on {}:{}{}, replica {:016x}", options_.name,
+                 options_.bind, server_->port(), options_.bind, transport_->port(),
+                 options_.tls() ? (options_.tls_auth_clients ? " (TLS, client certificates required)"
+                                                             : " (TLS)")
+                                : "",
+                 replica_->id());
     return Status::Ok();
   }
 

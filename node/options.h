@@ -29,6 +29,17 @@ struct NodeOptions {
   std::string cluster_secret;
   // Password clients must AUTH with; empty = none. Default "".
   std::string requirepass;
+  // TLS on both ports when these three are set (PEM files): this node's
+  // certificate chain, its private key, and the CA that signs every node's
+  // certificate. Peers run mutual TLS (each verifies the other against the
+  // CA); clients need TLS but no certificate unless tls_auth_clients.
+  // Default "" (plain TCP).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
+  // Clients of the RESP port must present a certificate signed by the CA.
+  // Default off.
+  bool tls_auth_clients = false;
   // HTTP port for /metrics, /healthz and the status page; 0 = off. Default 0.
   uint16_t http_port = 0;
   // When an acknowledged write is on disk (DESIGN.md, Storage). Default everysec.
@@ -50,6 +61,8 @@ struct NodeOptions {
 
   // The peer port in force: peer_port, else port + 10000 (0 stays 0: both
   // ephemeral, for tests).
+  bool tls() const { return !tls_cert_file.empty(); }
+
   uint16_t effective_peer_port() const {
     if (peer_port != 0 || port == 0) return peer_port;
     return static_cast<uint16_t>(port + 10000);

@@ -52,8 +52,9 @@ PeerConnection::PeerConnection(asio::ip::tcp::socket socket, bool outbound, std:
                                std::shared_ptr<const ConnectionOptions> options,
                                std::weak_ptr<ConnectionOwner> owner,
                                std::shared_ptr<spdlog::logger> log)
-    : socket_(std::move(socket)),
-      strand_(asio::make_strand(static_cast<asio::io_context&>(socket_.get_executor().context()))),
+    : stream_(std::move(socket), options->tls),
+      strand_(asio::make_strand(
+          static_cast<asio::io_context&>(stream_.socket().get_executor().context()))),
       resolver_(strand_),
       deadline_(strand_),
       write_deadline_(strand_),
@@ -84,7 +85,7 @@ void PeerConnection::Start() {
     if (self->outbound_) {
       self->DoConnect();
     } else {
-      self->BeginHandshake();
+      self->BeginTls();
     }
   });
 }
@@ -107,7 +108,7 @@ void PeerConnection::DoConnect() {
           return;
         }
         asio::async_connect(
-            self->socket_, results,
+            self->stream_.socket(), results,
             asio::bind_executor(self->strand_, [self](const asio::error_code& ec2,
                                                       const asio::ip::tcp::endpoint&) {
               if (self->state_ == State::kClosed) return;
@@ -116,17 +117,37 @@ void PeerConnection::DoConnect() {
                     UnavailableError("connect " + self->address_ + ": " + ec2.message()));
                 return;
               }
-              self->BeginHandshake();
+              self->BeginTls();
             }));
       }));
 }
 
-void PeerConnection::BeginHandshake() {
+void PeerConnection::BeginTls() {
   asio::error_code ignored;  // Nagle off: frames are small and latency matters.
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  // One deadline for the whole handshake, not reset by bytes: a peer trickling
-  // a byte at a time cannot hold a half-open handshake forever.
+  stream_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  // One deadline for the whole handshake (TLS and HMAC), not reset by bytes: a
+  // peer trickling a byte at a time cannot hold a half-open handshake forever.
   ArmDeadline(options_->handshake_timeout, "handshake");
+  state_ = State::kTlsHandshake;
+  stream_.AsyncHandshake(
+      outbound_ ? Stream::Role::kClient : Stream::Role::kServer,
+      asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec) {
+        if (self->state_ == State::kClosed) return;
+        if (ec) {
+          // Wrong CA, expired or missing certificate, a plain peer on a TLS
+          // port or the reverse: a refusal, reported as such (INFO, events).
+          const std::string why = DescribeTlsError(ec, self->stream_);
+          self->refused_ = true;
+          self->log_->warn("[{}] peer {}: TLS handshake failed: {}",
+                           self->options_->identity.node_name, self->PeerLabel(), why);
+          self->CloseOnStrand(PermissionDeniedError("TLS handshake failed: " + why));
+          return;
+        }
+        self->BeginHandshake();
+      }));
+}
+
+void PeerConnection::BeginHandshake() {
   state_ = State::kAwaitHello;
   if (outbound_) {
     StatusOr<std::string> hello = handshake_.MakeHello(options_->clock_ms());
@@ -140,7 +161,7 @@ void PeerConnection::BeginHandshake() {
 }
 
 void PeerConnection::DoRead() {
-  socket_.async_read_some(
+  stream_.AsyncReadSome(
       asio::buffer(read_buffer_),
       asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec,
                                                                 std::size_t n) {
@@ -311,7 +332,7 @@ void PeerConnection::Refuse(const Status& why, bool duplicate) {
                                        : why.message()));
   closing_after_flush_ = true;
   asio::error_code ignored;  // stop reading; we only flush the Refuse now
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ignored);
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_receive, ignored);
   state_ = State::kClosed;  // no more frames are handled
   closed_ = true;
   if (auto o = owner()) o->OnClosed(shared_from_this(), why);
@@ -325,9 +346,9 @@ void PeerConnection::Establish(bool send_welcome) {
   }
   {
     asio::error_code ec;
-    const auto local = socket_.local_endpoint(ec);
+    const auto local = stream_.socket().local_endpoint(ec);
     link_ = local.address().to_string() + ":" + std::to_string(local.port()) + " -> " +
-            EndpointString(socket_);
+            EndpointString(stream_.socket()) + (stream_.tls() ? " (tls)" : "");
   }
   std::shared_ptr<PeerCounters> counters;
   if (Status st = o->Register(shared_from_this(), &counters); !st.ok()) {
@@ -387,11 +408,21 @@ void PeerConnection::Enqueue(std::shared_ptr<const std::string> frame, bool coun
 }
 
 void PeerConnection::DoWrite() {
-  if (write_queue_.empty() || state_ == State::kConnecting) return;
+  if (write_queue_.empty() || state_ == State::kConnecting || state_ == State::kTlsHandshake) {
+    return;
+  }
   in_flight_ = std::min(write_queue_.size(), kMaxFramesPerWrite);
   std::vector<asio::const_buffer> buffers;
-  buffers.reserve(in_flight_);
-  for (std::size_t i = 0; i < in_flight_; ++i) buffers.push_back(asio::buffer(*write_queue_[i].frame));
+  if (stream_.Gathers() || in_flight_ == 1) {
+    buffers.reserve(in_flight_);
+    for (std::size_t i = 0; i < in_flight_; ++i) buffers.push_back(asio::buffer(*write_queue_[i].frame));
+  } else {
+    // TLS encrypts one buffer per record and system call: join the frames so
+    // a burst of small deltas leaves in one record, not 64.
+    joined_.clear();
+    for (std::size_t i = 0; i < in_flight_; ++i) joined_ += *write_queue_[i].frame;
+    buffers.push_back(asio::buffer(joined_));
+  }
   write_deadline_.expires_after(options_->write_timeout);
   write_deadline_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
     if (ec || self->in_flight_ == 0 ||
@@ -404,8 +435,8 @@ void PeerConnection::DoWrite() {
                      self->options_->write_timeout.count());
     self->CloseOnStrand(DeadlineExceededError("write stalled"));
   });
-  asio::async_write(
-      socket_, buffers,
+  stream_.AsyncWrite(
+      buffers,
       asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec,
                                                                 std::size_t n) {
         if (self->closed_ && !self->closing_after_flush_) return;
@@ -452,7 +483,7 @@ void PeerConnection::ArmDeadline(std::chrono::milliseconds after, const char* wh
     self->log_->warn("[{}] peer {}: {} deadline expired; closing", self->options_->identity.node_name,
                      self->PeerLabel(), self->deadline_what_);
     if (self->state_ != State::kEstablished && self->state_ != State::kConnecting) {
-      self->refused_ = true;  // a peer that never finishes the handshake
+      self->refused_ = true;  // a peer that never finishes the handshake (TLS or HMAC)
     }
     self->CloseOnStrand(DeadlineExceededError(std::string(self->deadline_what_) + " deadline expired"));
   });
@@ -514,9 +545,7 @@ void PeerConnection::CloseOnStrand(Status why) {
   const bool was_closed = closed_.exchange(true);
   if (!was_closed) state_ = State::kClosed;
   if (closing_after_flush_) return;  // the last write completion closes
-  asio::error_code ignored;  // closing: errors from shutdown/close change nothing
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_.Close();
   resolver_.cancel();
   deadline_.cancel();
   write_deadline_.cancel();

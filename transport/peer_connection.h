@@ -1,5 +1,6 @@
 // PeerConnection: one TCP connection to another Converge node, from connect
-// (or accept) through the handshake (handshake.h) to close.
+// (or accept) through the TLS handshake (when TLS is on, stream.h) and the
+// HMAC handshake (handshake.h) to close.
 //
 // Internal to transport/: cluster/ talks to Transport (transport.h), which
 // owns every PeerConnection. Kept in its own header so the connection's state
@@ -32,6 +33,7 @@
 #include "crdt/status.h"
 #include "transport/frame.h"
 #include "transport/handshake.h"
+#include "transport/stream.h"
 
 namespace converge::transport {
 
@@ -69,6 +71,8 @@ struct ConnectionOptions {
   std::chrono::milliseconds idle_timeout{0};
   std::chrono::milliseconds heartbeat_interval{0};
   std::chrono::milliseconds write_timeout{0};
+  // Mutual TLS for every connection when set (tls.h); null: plain TCP.
+  std::shared_ptr<asio::ssl::context> tls;
 };
 
 class PeerConnection;
@@ -146,7 +150,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   std::size_t queued_bytes() const { return queued_bytes_.load(); }
 
  private:
-  enum class State { kConnecting, kAwaitHello, kAwaitProof, kAwaitWelcome, kEstablished, kClosed };
+  enum class State { kConnecting, kTlsHandshake, kAwaitHello, kAwaitProof, kAwaitWelcome, kEstablished, kClosed };
   struct Delayed {
     std::chrono::steady_clock::time_point due;
     bool outgoing;
@@ -159,6 +163,8 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
                  std::weak_ptr<ConnectionOwner> owner, std::shared_ptr<spdlog::logger> log);
 
   void DoConnect();
+  // After connect or accept: the TLS handshake (if any), then BeginHandshake.
+  void BeginTls();
   void BeginHandshake();
   void DoRead();
   void OnRead(std::size_t n);
@@ -178,7 +184,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
   void CloseOnStrand(Status why);
   std::shared_ptr<ConnectionOwner> owner() const { return owner_.lock(); }
 
-  asio::ip::tcp::socket socket_;
+  Stream stream_;
   Strand strand_;
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer deadline_;
@@ -202,6 +208,7 @@ class PeerConnection : public std::enable_shared_from_this<PeerConnection> {
     bool counted;  // counts against the send queue bound (application frames)
   };
   std::deque<Queued> write_queue_;
+  std::string joined_;  // under TLS: the frames of one write, in one buffer
   std::size_t in_flight_ = 0;  // frames at the head of write_queue_ being written
   std::deque<Delayed> delayed_;
   std::shared_ptr<PeerCounters> counters_;

@@ -70,6 +70,10 @@ class Transport::Core : public ConnectionOwner, public std::enable_shared_from_t
   std::vector<PeerStats> AllStats() const;
   std::optional<uint64_t> FindPeerByName(std::string_view name) const;
   uint64_t rejected_connections() const { return rejected_connections_.load(); }
+  std::string last_refusal() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_refusal_;
+  }
   std::size_t connection_count() const {
     std::lock_guard<std::mutex> lock(mu_);
     return connections_.size();
@@ -141,6 +145,7 @@ class Transport::Core : public ConnectionOwner, public std::enable_shared_from_t
   std::set<uint64_t> partitioned_;
   std::map<uint64_t, LinkFaults> link_faults_;
   std::mt19937_64 rng_;
+  std::string last_refusal_;
 };
 
 Status Transport::Core::Start() {
@@ -179,9 +184,11 @@ Status Transport::Core::Start() {
   co->idle_timeout = options_.idle_timeout;
   co->heartbeat_interval = options_.heartbeat_interval;
   co->write_timeout = options_.write_timeout;
+  co->tls = options_.tls;
   conn_options_ = std::move(co);
-  log_->info("[{}] peer bus listening on {}:{} (replica {})", options_.identity.node_name,
-             options_.bind_address, port_.load(), Hex(options_.identity.replica_id));
+  log_->info("[{}] peer bus listening on {}:{} (replica {}, {})", options_.identity.node_name,
+             options_.bind_address, port_.load(), Hex(options_.identity.replica_id),
+             options_.tls ? "mutual TLS" : "plain TCP");
   asio::post(strand_, [self = shared_from_this()] { self->DoAccept(); });
   for (const std::string& seed : options_.seeds) AddSeed(seed);
   return Status::Ok();
@@ -352,6 +359,7 @@ void Transport::Core::OnClosed(const std::shared_ptr<PeerConnection>& conn, cons
       event = PeerEvent{PeerEvent::Kind::kDown, id, it->second.node_name, conn->address(), why};
     } else if (conn->refused()) {
       ++rejected_connections_;
+      last_refusal_ = conn->address() + ": " + why.message();
       event = PeerEvent{PeerEvent::Kind::kRefused, id,
                         id != 0 ? conn->peer_hello().node_name : std::string(), conn->address(),
                         why};
@@ -602,6 +610,7 @@ std::optional<uint64_t> Transport::FindPeerByName(std::string_view node_name) co
 }
 std::size_t Transport::connection_count() const { return core_->connection_count(); }
 uint64_t Transport::rejected_connections() const { return core_->rejected_connections(); }
+std::string Transport::last_refusal() const { return core_->last_refusal(); }
 void Transport::Partition(uint64_t peer) { core_->Partition(peer); }
 void Transport::SetLinkFaults(uint64_t peer, LinkFaults faults) {
   core_->SetLinkFaults(peer, faults);

@@ -3,7 +3,9 @@
 // (handshake.h), keeps exactly one connection per pair of nodes, and carries
 // frames (frame.h) between cluster/ and the network. It also injects link
 // faults (partitions, loss, delay, duplication) for tests and the DEBUG
-// commands of PROTOCOL.md.
+// commands of PROTOCOL.md. With TransportOptions::tls every connection runs
+// mutual TLS first (tls.h); a peer failing it is refused like one failing
+// the HMAC proof, and never delays other connections.
 //
 // Delivery contract: frames on one connection arrive in order, at most once
 // (or more with an injected duplicate), and may be lost: on a full send
@@ -52,6 +54,9 @@
 namespace spdlog {
 class logger;
 }
+namespace asio::ssl {
+class context;
+}
 
 namespace converge::transport {
 
@@ -93,6 +98,10 @@ struct TransportOptions {
   std::chrono::milliseconds reconnect_max_backoff{5000};
   // Seed of the RNG behind backoff jitter and fault injection; 0 draws one. Default: 0.
   uint64_t rng_seed = 0;
+  // Mutual TLS on every peer connection, dialed and accepted (tls.h,
+  // MakeTlsContext with TlsVerify::kRequire); the HMAC handshake then runs
+  // inside TLS. Null: plain TCP. Default: null.
+  std::shared_ptr<asio::ssl::context> tls;
 };
 
 // Per-link fault injection (DEBUG LINK). Applied to application frames in
@@ -176,6 +185,9 @@ class Transport {
   std::size_t connection_count() const;
   // Connections closed before a handshake completed (garbage, bad auth, ...).
   uint64_t rejected_connections() const;
+  // The latest refused handshake, "address: reason" (a failed TLS handshake
+  // says why the certificate was refused); "" when none yet.
+  std::string last_refusal() const;
 
   // Drops every frame to and from `peer` until Heal(), at the frame level on
   // both send and receive, so the cut is two-way even if only this side set it.

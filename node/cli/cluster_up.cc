@@ -363,6 +363,11 @@ StatusOr<ClusterUpOptions> ParseClusterUpArgs(const std::vector<std::string>& ar
         return InvalidArgumentError(name + ": set by cluster up for each node (" + std::string(why) + ")");
       }
     }
+    if (name.rfind("--tls-", 0) == 0) {
+      // Its status table and readiness probe speak plain RESP.
+      return InvalidArgumentError(name + ": TLS is not supported by cluster up yet; start each "
+                                         "node with `converge serve` (docs/tls.md)");
+    }
     if (name != "--nodes" && name != "--base-port" && name != "--data-root") {
       o.serve_args.push_back(word);
       continue;

@@ -33,6 +33,7 @@ enum class Kind {
   kSeeds,       // "h:q,h:q" or, in TOML, ["h:q", "h:q"]
   kFlag,        // bool
   kSecretFile,  // path, read once the winning value is known
+  kFile,        // path of a file that must be readable (checked at the end)
 };
 
 struct OptionSpec {
@@ -57,6 +58,15 @@ constexpr OptionSpec kOptions[] = {
     {"cluster-secret-file", Kind::kSecretFile, "F",
      "file holding the shared secret peers must prove (default none)"},
     {"requirepass", Kind::kText, "PW", "password clients must AUTH with (default none)"},
+    {"tls-cert", Kind::kFile, "FILE",
+     "PEM certificate chain of this node; with --tls-key and --tls-ca, TLS on both ports "
+     "(default none)"},
+    {"tls-key", Kind::kFile, "FILE", "PEM private key of --tls-cert (default none)"},
+    {"tls-ca", Kind::kFile, "FILE",
+     "PEM CA certificate that signs every node's certificate; peers verify each other "
+     "against it (default none)"},
+    {"tls-auth-clients", Kind::kFlag, "",
+     "clients must present a certificate signed by --tls-ca (default off: TLS only)"},
     {"http-port", Kind::kPortOrOff, "H",
      "port of /metrics, /healthz and the status page; 0 = off (default 0)"},
     {"fsync", Kind::kFsync, "always|batch|everysec",
@@ -206,6 +216,7 @@ struct Assembly {
   std::string secret_label;
   std::optional<std::string> port_label;       // where --port was set, for cross checks
   std::optional<std::string> peer_port_label;  // where --peer-port was set
+  std::map<std::string, std::string, std::less<>> file_labels;  // kFile option -> where set
 };
 
 // Checks one value and stores it. `label` is where the value came from, as
@@ -279,7 +290,16 @@ Status Apply(const OptionSpec& spec, const RawValue& raw, std::string_view label
     case Kind::kFlag: {
       const auto* b = std::get_if<bool>(&raw);
       if (b == nullptr) return Invalid(label, "must be true or false", raw);
-      o.fault_injection = *b;
+      if (spec.name == "fault-injection") o.fault_injection = *b;
+      if (spec.name == "tls-auth-clients") o.tls_auth_clients = *b;
+      return Status::Ok();
+    }
+    case Kind::kFile: {
+      CONVERGE_ASSIGN_OR_RETURN(std::string path, CheckText(raw, label));
+      if (spec.name == "tls-cert") o.tls_cert_file = std::move(path);
+      if (spec.name == "tls-key") o.tls_key_file = std::move(path);
+      if (spec.name == "tls-ca") o.tls_ca_file = std::move(path);
+      a.file_labels[std::string(spec.name)] = std::string(label);
       return Status::Ok();
     }
     case Kind::kSecretFile: {
@@ -389,7 +409,7 @@ struct CommandLine {
   CLI::App app{"Run one Converge node until SIGINT or SIGTERM.", "converge serve"};
   std::map<std::string, std::string, std::less<>> text;
   std::vector<std::string> seeds;
-  bool fault_injection = false;
+  std::map<std::string, bool, std::less<>> flags;
   std::string config;
   std::map<std::string, CLI::Option*, std::less<>> opts;
 
@@ -403,7 +423,7 @@ struct CommandLine {
       const std::string help(spec.help);
       CLI::Option* opt = nullptr;
       if (spec.kind == Kind::kFlag) {
-        opt = app.add_flag(flag, fault_injection, help);
+        opt = app.add_flag(flag, flags[std::string(spec.name)], help);
       } else if (spec.kind == Kind::kSeeds) {
         // Repeatable: "--seeds a:1 --seeds b:2" means "--seeds a:1,b:2".
         opt = app.add_option(flag, seeds, help)
@@ -459,6 +479,37 @@ Status SplitWords(CommandLine& cl, std::vector<std::string> args) {
   return Status::Ok();
 }
 
+// TLS files come as a set, and each must be readable now: a typo should stop
+// the node at once (exit 2), not at its first connection. Whether the PEM
+// inside parses is the node's check when it opens (exit 1, naming the file).
+Status CheckTls(const Assembly& a) {
+  const NodeOptions& o = a.options;
+  const bool any = !o.tls_cert_file.empty() || !o.tls_key_file.empty() || !o.tls_ca_file.empty();
+  if (!any) {
+    if (o.tls_auth_clients) {
+      return InvalidArgumentError("--tls-auth-clients: needs TLS (--tls-cert, --tls-key, --tls-ca)");
+    }
+    return Status::Ok();
+  }
+  const std::pair<const char*, const std::string*> files[] = {
+      {"tls-cert", &o.tls_cert_file}, {"tls-key", &o.tls_key_file}, {"tls-ca", &o.tls_ca_file}};
+  for (const auto& [name, path] : files) {
+    if (path->empty()) {
+      return InvalidArgumentError(std::string("--") + name +
+                                  ": required with the other TLS options (--tls-cert, --tls-key "
+                                  "and --tls-ca go together)");
+    }
+  }
+  for (const auto& [name, path] : files) {
+    auto it = a.file_labels.find(std::string_view(name));
+    const std::string label = it != a.file_labels.end() ? it->second : std::string("--") + name;
+    StatusOr<std::string> content = ReadWholeFile(*path, label);
+    if (!content.ok()) return content.status();
+    if (content->empty()) return InvalidArgumentError(label + ": " + Quote(*path) + " is empty");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<std::vector<std::string>> ParseSeedList(std::string_view text, std::string_view label) {
@@ -505,7 +556,7 @@ StatusOr<NodeOptions> ParseServeArgs(std::vector<std::string> args) {
     const std::string label = "--" + std::string(spec.name);
     RawValue raw;
     if (spec.kind == Kind::kFlag) {
-      raw = cl.fault_injection;
+      raw = cl.flags.find(spec.name)->second;
     } else if (spec.kind == Kind::kSeeds) {
       std::string joined;
       for (const std::string& s : cl.seeds) joined += (joined.empty() ? "" : ",") + s;
@@ -523,6 +574,7 @@ StatusOr<NodeOptions> ParseServeArgs(std::vector<std::string> args) {
   if (!a.secret_file.empty()) {
     CONVERGE_ASSIGN_OR_RETURN(o.cluster_secret, ReadSecretFile(a.secret_file, a.secret_label));
   }
+  CONVERGE_RETURN_IF_ERROR(CheckTls(a));
   // effective_peer_port() would wrap around past 65535.
   if (o.peer_port == 0 && o.port > 65535 - 10000) {
     return InvalidArgumentError(a.port_label.value_or("--port") + ": " + std::to_string(o.port) +

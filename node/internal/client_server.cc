@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "node/resp/reply.h"
+#include "transport/stream.h"
 
 namespace converge {
 
@@ -12,34 +13,57 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
  public:
   ClientConnection(ClientServer* server, asio::ip::tcp::socket socket, uint64_t id)
       : server_(server),
-        socket_(std::move(socket)),
-        strand_(asio::make_strand(socket_.get_executor())),
+        stream_(std::move(socket), server->options_.tls),
+        strand_(asio::make_strand(stream_.socket().get_executor())),
+        handshake_deadline_(strand_),
         parser_(resp::RequestParserOptions{
             .max_bulk_length = server->options_.max_bulk_bytes,
             .max_request_size = server->options_.max_request_bytes}) {
     state_.id = id;
     asio::error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
+    auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) state_.address = ep.address().to_string() + ":" + std::to_string(ep.port());
-    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    stream_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
   }
 
   void Start() {
-    asio::dispatch(strand_, [self = shared_from_this()] { self->Read(); });
-  }
-
-  void Close() {
     asio::dispatch(strand_, [self = shared_from_this()] {
-      asio::error_code ec;
-      self->socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-      self->socket_.close(ec);
+      if (self->stream_.tls()) return self->Handshake();
+      self->Read();
     });
   }
 
+  void Close() {
+    asio::dispatch(strand_, [self = shared_from_this()] { self->stream_.Close(); });
+  }
+
  private:
+  void Handshake() {
+    // A client that connects and sends nothing must not hold the socket.
+    handshake_deadline_.expires_after(server_->options_.tls_handshake_timeout);
+    handshake_deadline_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      if (!ec) self->stream_.Close();  // the handshake then fails with operation_aborted
+    });
+    stream_.AsyncHandshake(
+        transport::Stream::Role::kServer,
+        asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec) {
+          self->handshake_deadline_.cancel();
+          if (ec) {
+            ++self->server_->tls_failures_;
+            const std::string why = ec == asio::error::operation_aborted
+                                        ? std::string("timed out")
+                                        : transport::DescribeTlsError(ec, self->stream_);
+            spdlog::info("client {}: TLS handshake failed, closing: {}", self->state_.address,
+                         why);
+            return self->Finish();
+          }
+          self->Read();
+        }));
+  }
+
   void Read() {
     std::span<char> buf = parser_.PrepareBuffer(16 * 1024);
-    socket_.async_read_some(
+    stream_.AsyncReadSome(
         asio::buffer(buf.data(), buf.size()),
         asio::bind_executor(strand_, [self = shared_from_this()](const asio::error_code& ec,
                                                                  size_t n) {
@@ -85,24 +109,24 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
 
   void Write(std::string out, bool close) {
     out_ = std::move(out);
-    asio::async_write(socket_, asio::buffer(out_),
-                      asio::bind_executor(strand_, [self = shared_from_this(), close](
-                                                       const asio::error_code& ec, size_t) {
-                        if (ec || close) return self->Finish();
-                        // More commands may already be buffered (pipelining).
-                        self->Dispatch();
-                      }));
+    stream_.AsyncWrite(asio::buffer(out_),
+                       asio::bind_executor(strand_, [self = shared_from_this(), close](
+                                                        const asio::error_code& ec, size_t) {
+                         if (ec || close) return self->Finish();
+                         // More commands may already be buffered (pipelining).
+                         self->Dispatch();
+                       }));
   }
 
   void Finish() {
-    asio::error_code ec;
-    socket_.close(ec);
+    stream_.Close();
     server_->Forget(this);
   }
 
   ClientServer* server_;
-  asio::ip::tcp::socket socket_;
+  transport::Stream stream_;
   asio::strand<asio::any_io_executor> strand_;
+  asio::steady_timer handshake_deadline_;  // TLS only
   resp::RequestParser parser_;
   ClientState state_;  // touched only inside work run on the apply strand
   std::string out_;

@@ -10,13 +10,20 @@
 // request over the size limit is refused by the parser from its header,
 // before its body is buffered.
 //
+// With a TLS context every connection starts with a TLS handshake, bounded by
+// a deadline; one that fails (a plain client, garbage, a refused client
+// certificate) is logged with OpenSSL's reason and closed, and nobody else
+// waits for it.
+//
 // Thread-safety: Start/Stop from any thread; connections run on their own
 // strands and touch ClientState only inside work run on the apply strand.
 #ifndef CONVERGE_NODE_INTERNAL_CLIENT_SERVER_H_
 #define CONVERGE_NODE_INTERNAL_CLIENT_SERVER_H_
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -38,6 +45,11 @@ struct ClientServerOptions {
   // and 512 MiB (Redis's proto-max-bulk-len).
   size_t max_request_bytes = size_t{512} << 20;
   size_t max_bulk_bytes = size_t{512} << 20;
+  // TLS on the client port when set (transport/tls.h: TlsVerify::kNone, or
+  // kRequire for --tls-auth-clients). Default null: plain TCP.
+  std::shared_ptr<asio::ssl::context> tls;
+  // A TLS handshake not done by then closes the connection. Default 10 s.
+  std::chrono::milliseconds tls_handshake_timeout{10000};
 };
 
 class ClientServer {
@@ -51,6 +63,8 @@ class ClientServer {
   void Stop();
   uint16_t port() const { return port_; }
   size_t connections() const { return connections_.load(); }
+  // Connections closed because their TLS handshake failed or timed out.
+  uint64_t tls_handshake_failures() const { return tls_failures_.load(); }
 
  private:
   friend class ClientConnection;
@@ -65,6 +79,7 @@ class ClientServer {
   uint16_t port_ = 0;
   std::atomic<size_t> connections_{0};
   std::atomic<uint64_t> next_id_{1};
+  std::atomic<uint64_t> tls_failures_{0};
   std::mutex mu_;
   std::set<std::shared_ptr<ClientConnection>> live_;
   bool stopped_ = false;

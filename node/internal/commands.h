@@ -42,6 +42,8 @@ struct CommandServices {
   std::function<void()> commit_now;
   // Connected clients (for INFO clients).
   std::function<size_t()> connected_clients;
+  // Client connections closed by a failed TLS handshake (INFO clients).
+  std::function<uint64_t()> client_tls_failures;
   uint64_t start_ms = 0;
 };
 

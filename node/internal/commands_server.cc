@@ -208,7 +208,14 @@ std::string CommandTable::InfoText(std::string_view section) {
     line("peer_port", std::to_string(s_.options->effective_peer_port()));
     line("uptime_in_seconds", std::to_string((now - std::min(now, s_.start_ms)) / 1000));
   }
-  if (want("clients")) line("connected_clients", std::to_string(s_.connected_clients()));
+  if (want("clients")) {
+    line("connected_clients", std::to_string(s_.connected_clients()));
+    line("tls", s_.options->tls() ? (s_.options->tls_auth_clients ? "required-client-cert" : "on")
+                                  : "off");
+    if (s_.client_tls_failures) {
+      line("tls_handshake_failures", std::to_string(s_.client_tls_failures()));
+    }
+  }
   if (want("persistence")) {
     const std::string fsync = s_.options->fsync == FsyncMode::kAlways  ? "always"
                               : s_.options->fsync == FsyncMode::kBatch ? "batch"
@@ -235,6 +242,17 @@ std::string CommandTable::InfoText(std::string_view section) {
     line("node_name", s_.options->name);
     line("peers_connected", std::to_string(connected));
     line("peers_known", std::to_string(members.size() - 1));
+    if (s_.transport != nullptr) {
+      // Handshakes refused either way (wrong CA, expired certificate, bad
+      // cluster secret, clock skew); the latest one says why. Named "peers_"
+      // so that readers of the per-peer "peer_<id>" lines do not take them
+      // for peers.
+      line("peers_refused", std::to_string(s_.transport->rejected_connections()));
+      std::string why = s_.transport->last_refusal();
+      std::replace(why.begin(), why.end(), '\r', ' ');
+      std::replace(why.begin(), why.end(), '\n', ' ');
+      line("peers_last_refusal", why);
+    }
     line("vv", s_.replica->committed_version_vector().ToString());
     line("repl_lag_deltas", std::to_string(lag));
     line("repl_lag_ms", std::to_string(lag_ms));

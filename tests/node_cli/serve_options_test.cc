@@ -379,5 +379,41 @@ TEST(ServeOptionsTest, UsageListsEveryOption) {
   }
 }
 
+TEST(ServeOptionsTest, TlsFilesComeAsASetAndMustBeReadable) {
+  TempDir dir;
+  const std::string cert = dir.Write("n.crt", "pem"), key = dir.Write("n.key", "pem"),
+                    ca = dir.Write("ca.crt", "pem");
+  StatusOr<NodeOptions> o = ParseServeArgs(
+      {"--data-dir", "d", "--tls-cert", cert, "--tls-key", key, "--tls-ca", ca, "--tls-auth-clients"});
+  ASSERT_OK(o);
+  EXPECT_TRUE(o->tls());
+  EXPECT_EQ(o->tls_cert_file, cert);
+  EXPECT_EQ(o->tls_key_file, key);
+  EXPECT_EQ(o->tls_ca_file, ca);
+  EXPECT_TRUE(o->tls_auth_clients);
+  o = ParseServeArgs({"--data-dir", "d"});
+  ASSERT_OK(o);
+  EXPECT_FALSE(o->tls());
+  EXPECT_FALSE(o->tls_auth_clients);
+
+  const std::string toml = dir.Write("node.toml", "data-dir = \"d\"\ntls-cert = \"" + cert +
+                                                      "\"\ntls-key = \"" + key + "\"\ntls-ca = \"" +
+                                                      ca + "\"\ntls-auth-clients = true\n");
+  o = ParseServeArgs({"--config", toml});
+  ASSERT_OK(o);
+  EXPECT_EQ(o->tls_ca_file, ca);
+  EXPECT_TRUE(o->tls_auth_clients);
+
+  ExpectRefused(ParseServeArgs({"--data-dir", "d", "--tls-cert", cert}), "--tls-key");
+  ExpectRefused(ParseServeArgs({"--data-dir", "d", "--tls-cert", cert, "--tls-key", key}), "--tls-ca");
+  ExpectRefused(ParseServeArgs({"--data-dir", "d", "--tls-auth-clients"}), "--tls-auth-clients");
+  ExpectRefused(ParseServeArgs({"--data-dir", "d", "--tls-cert", dir.path() + "/missing.crt",
+                                "--tls-key", key, "--tls-ca", ca}),
+                "missing.crt");
+  ExpectRefused(ParseServeArgs({"--data-dir", "d", "--tls-cert", cert, "--tls-key", key, "--tls-ca",
+                                dir.Write("empty.crt", "")}),
+                "empty.crt");
+}
+
 }  // namespace
 }  // namespace converge

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# TLS on a real `converge serve` with the real redis-cli and redis-benchmark
+# (Debian's are built with TLS): a throwaway CA and certificate made here with
+# openssl; TLS clients work, plain clients and garbage are turned away while
+# the node keeps serving; bad TLS options stop the node with a clear reason.
+# Usage: tls_test.sh path/to/converge
+set -u
+bin=$1
+command -v openssl >/dev/null || { echo "openssl missing (apt-get install openssl)"; exit 1; }
+redis-cli --help 2>&1 | grep -q -- --tls || { echo "redis-cli without TLS"; exit 1; }
+root=$(mktemp -d)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$root"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; tail -20 "$root/log" 2>/dev/null; exit 1; }
+
+pki=$root/pki; mkdir -p "$pki"
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+openssl req -x509 $ec -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 2 -subj /CN=test-ca 2>/dev/null \
+  || fail "openssl: CA"
+openssl req $ec -keyout "$pki/n.key" -out "$pki/n.csr" -subj /CN=n1 2>/dev/null || fail "openssl: csr"
+echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$pki/ext"
+openssl x509 -req -in "$pki/n.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+  -out "$pki/n.crt" -days 2 -extfile "$pki/ext" 2>/dev/null || fail "openssl: sign"
+tls=(--tls-cert "$pki/n.crt" --tls-key "$pki/n.key" --tls-ca "$pki/ca.crt")
+
+# Bad options: exit 2 with the reason (files missing or incomplete), exit 1
+# for a file that is there but is not PEM.
+"$bin" serve --data-dir "$root/x" --tls-cert "$pki/n.crt" 2>"$root/err"; rc=$?
+[ $rc = 2 ] && grep -q -- "--tls-key" "$root/err" || fail "cert without key: rc=$rc $(cat "$root/err")"
+"$bin" serve --data-dir "$root/x" --tls-cert "$pki/nope.crt" --tls-key "$pki/n.key" --tls-ca "$pki/ca.crt" \
+  2>"$root/err"; rc=$?
+[ $rc = 2 ] && grep -q "nope.crt" "$root/err" || fail "missing cert: rc=$rc $(cat "$root/err")"
+echo garbage >"$pki/junk.crt"
+"$bin" serve --data-dir "$root/x" --port 1 --tls-cert "$pki/junk.crt" --tls-key "$pki/n.key" \
+  --tls-ca "$pki/ca.crt" 2>"$root/err"; rc=$?
+[ $rc = 1 ] && grep -q "junk.crt" "$root/err" || fail "junk cert: rc=$rc $(cat "$root/err")"
+
+port=$((13000 + RANDOM % 1000))
+"$bin" serve --data-dir "$root/d" --name solo --port $port --peer-port $((port + 10000)) "${tls[@]}" \
+  >"$root/log" 2>&1 &
+pid=$!
+cli=(redis-cli --tls --cacert "$pki/ca.crt" -p $port)
+for _ in $(seq 100); do [ "$("${cli[@]}" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+[ "$("${cli[@]}" ping)" = PONG ] || fail "no PONG over TLS"
+[ "$("${cli[@]}" set greeting hello)" = OK ] || fail "SET over TLS"
+[ "$("${cli[@]}" get greeting)" = hello ] || fail "GET over TLS"
+
+# A plain client gets no reply and is disconnected; garbage too.
+out=$(timeout 10 redis-cli -p $port ping 2>&1); rc=$?
+[ $rc != 124 ] || fail "plain redis-cli hung"
+[ "$out" != PONG ] || fail "plain client answered"
+exec 3<>/dev/tcp/127.0.0.1/$port && printf '\x16\x03\x01\x00\x05\xff\xff\xff\xff\xffGET / HTTP/1.0\r\n\r\n' >&3
+timeout 10 cat <&3 >/dev/null || fail "garbage connection not closed"
+exec 3<&-
+grep -q "TLS handshake failed" "$root/log" || fail "no log line for the failed handshakes"
+
+out=$(redis-benchmark --tls --cacert "$pki/ca.crt" -p $port -n 2000 -c 10 -t set,get,incr -q 2>&1) \
+  || fail "redis-benchmark --tls: $out"
+echo "$out"
+echo "$out" | grep -qi "error" && fail "redis-benchmark reported errors"
+[ "$("${cli[@]}" get greeting)" = hello ] || fail "node stopped serving"
+"${cli[@]}" info clients | grep -q '^tls:on' || fail "INFO clients tls"
+kill -0 $pid || fail "node died"
+echo "tls: ok"
