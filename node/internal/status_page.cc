@@ -133,6 +133,8 @@ function render() {
   const me = own.status.node;
   const observers = [];  // views that answered: name -> status
   for (const [src, v] of views) if (v.status && !v.error) observers.push(v.status);
+  const byName = (a, b) => a.localeCompare(b, undefined, {numeric: true});
+  observers.sort((a, b) => byName(a.node.name, b.node.name));
   document.getElementById("sub").textContent = "as seen from " + me.name +
       (observers.length > 1 ? " and " + (observers.length - 1) + " more" : "") +
       " \u00b7 v" + me.version + " \u00b7 fsync " + me.fsync;
@@ -140,7 +142,7 @@ function render() {
   // Every node any view knows, by name; in name order.
   const names = new Set();
   for (const s of observers) for (const m of s.members) names.add(m.name);
-  const all = Array.from(names).sort((a, b) => a.localeCompare(b, undefined, {numeric: true}));
+  const all = Array.from(names).sort(byName);
   const byObserver = new Map(observers.map(s => [s.node.name, s]));
   const ownMembers = new Map(own.status.members.map(m => [m.name, m]));
 
