@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <asio.hpp>
+#include <atomic>
 #include <future>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "cluster/replica.h"
@@ -12,6 +14,8 @@
 #include "node/internal/apply_loop.h"
 #include "node/internal/client_server.h"
 #include "node/internal/commands.h"
+#include "node/internal/http_server.h"
+#include "node/internal/node_status.h"
 #include "node/internal/system_clock.h"
 #include "storage/store.h"
 #include "transport/tls.h"
@@ -143,13 +147,98 @@ class Node::Impl {
     cs.connected_clients = [this] { return server_ ? server_->connections() : size_t{0}; };
     cs.client_tls_failures = [this] { return server_ ? server_->tls_handshake_failures() : 0; };
     cs.start_ms = clock_.NowMillis();
+    start_ms_ = cs.start_ms;
     commands_ = std::make_unique<CommandTable>(cs);
     ClientServerOptions co;
     co.bind = options_.bind;
     co.port = options_.port;
     co.tls = client_tls;
     server_ = std::make_unique<ClientServer>(io_, loop_.get(), commands_.get(), co);
+    if (options_.http_port != 0) {
+      HttpServerOptions ho;
+      ho.bind = options_.bind;
+      ho.port = options_.http_port;
+      ho.node_name = options_.name;
+      http_ = std::make_unique<HttpServer>(
+          ho, [this] { return CollectStatus(); },
+          [this] { return serving_.load(std::memory_order_acquire); });
+    }
     return Status::Ok();
+  }
+
+  // For HttpServer: the strand's part is copied on the strand (it owns the
+  // replica, the replicator and the command counters), behind whatever is
+  // queued there; the rest is read here. Bounded wait: a strand stuck for
+  // seconds answers 503 rather than piling up scrapers.
+  std::optional<NodeStatus> CollectStatus() {
+    if (!serving_.load(std::memory_order_acquire)) return std::nullopt;
+    auto promise = std::make_shared<std::promise<NodeStatus>>();
+    std::future<NodeStatus> future = promise->get_future();
+    asio::post(loop_->strand(), [this, promise] {
+      NodeStatus s;
+      FillFromStrand(&s);
+      promise->set_value(std::move(s));
+    });
+    if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return std::nullopt;
+    NodeStatus s = future.get();
+    for (transport::PeerStats& p : transport_->AllStats()) {
+      const uint64_t id = p.replica_id;
+      s.links.emplace(id, std::move(p));
+    }
+    s.rejected_connections = transport_->rejected_connections();
+    s.operations = &commands_->operations();
+    s.apply_latency = commands_->apply_latency().Read();
+    s.commit_latency = loop_->commit_latency().Read();
+    std::vector<ReplicaId> ids;
+    for (const MemberView& m : s.members) ids.push_back(m.record.id);
+    s.scan = CachedScan(ids, s.vv, s.now_ms);
+    return s;
+  }
+
+  void FillFromStrand(NodeStatus* s) {
+    s->id = replica_->id();
+    s->name = options_.name;
+    s->version = CONVERGE_VERSION;
+    s->fsync = options_.fsync == FsyncMode::kAlways  ? "always"
+               : options_.fsync == FsyncMode::kBatch ? "batch"
+                                                     : "everysec";
+    s->now_ms = clock_.NowMillis();
+    s->uptime_s = (s->now_ms - std::min(s->now_ms, start_ms_)) / 1000;
+    s->members = replicator_->Members();
+    s->vv = replica_->committed_version_vector();
+    s->stable_vv = replicator_->StableVector();
+    s->log_floor = store_->log_floor();
+    s->log_bytes = store_->log_bytes();
+    s->keys = replica_->live_keys();
+    s->holds = replica_->holds();
+    s->holds_expired = commands_->holds_expired();
+    s->held_intervals = replica_->held_intervals();
+    s->clock_ahead_ms = replica_->HeldForClock();
+    s->injected_clock_offset_ms = clock_.offset_ms();
+    s->tombstones_purged = replicator_->tombstones_purged();
+    s->rejected_messages = replicator_->rejected_messages();
+    s->snapshots_received = replicator_->snapshots_received();
+    s->commits = loop_->commits();
+    s->failed_commits = loop_->failed_commits();
+    s->commands_processed = commands_->commands_processed();
+    s->rights_moved_by_policy = replicator_->rights_moved_by_policy();
+    s->connected_clients = server_->connections();
+  }
+
+  // The object scan reads every object, from a store snapshot on the HTTP
+  // thread. It is redone when the state moved (the committed vector changed)
+  // but at most once a second, since the status page polls every second; and
+  // every 10 s regardless, for tombstones purged without a new delta.
+  StateScan CachedScan(const std::vector<ReplicaId>& members, const VersionVector& vv,
+                       uint64_t now_ms) {
+    std::lock_guard<std::mutex> lock(scan_mu_);
+    const uint64_t age = scan_ ? now_ms - std::min(now_ms, scan_->scanned_at_ms) : 0;
+    if (!scan_ || scan_members_ != members || (scan_vv_ != vv && age >= 1'000) || age >= 10'000) {
+      scan_ = ScanState(*store_, members, now_ms);
+      scan_members_ = members;
+      scan_vv_ = vv;
+    }
+    return *scan_;
   }
 
   void OnPeerEvent(const transport::PeerEvent& e) {
@@ -193,12 +282,14 @@ class Node::Impl {
   Status Start() {
     CONVERGE_RETURN_IF_ERROR(transport_->Start());
     CONVERGE_RETURN_IF_ERROR(server_->Start());
+    if (http_) CONVERGE_RETURN_IF_ERROR(http_->Start());
     loop_->Start();
     guard_.emplace(io_.get_executor());
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
       threads_.emplace_back([this] { io_.run(); });
     }
     started_ = true;
+    serving_.store(true, std::memory_order_release);
     spdlog::info("[{}] serving clients on {}:{}, peers on {}:{}{}, replica {:016x}", options_.name,
                  options_.bind, server_->port(), options_.bind, transport_->port(),
                  options_.tls() ? (options_.tls_auth_clients ? " (TLS, client certificates required)"
@@ -211,6 +302,9 @@ class Node::Impl {
   void Stop() {
     if (stopped_) return;
     stopped_ = true;
+    // /healthz answers 503 from here on; requests in flight finish first.
+    serving_.store(false, std::memory_order_release);
+    if (http_) http_->Stop();
     if (server_) server_->Stop();
     if (started_) loop_->Stop();  // commits what is staged
     if (transport_) transport_->Stop();
@@ -249,6 +343,13 @@ class Node::Impl {
   std::unique_ptr<transport::Transport> transport_;
   std::unique_ptr<CommandTable> commands_;
   std::unique_ptr<ClientServer> server_;
+  std::unique_ptr<HttpServer> http_;  // null without --http-port
+  std::atomic<bool> serving_{false};  // Start() done, Stop() not begun
+  std::mutex scan_mu_;
+  std::optional<StateScan> scan_;               // guarded by scan_mu_
+  std::vector<ReplicaId> scan_members_;         // guarded by scan_mu_
+  VersionVector scan_vv_;                       // guarded by scan_mu_
+  uint64_t start_ms_ = 0;
   std::map<ReplicaId, uint64_t> skew_reported_ms_;  // apply strand only
   uint64_t last_idem_sweep_ms_ = 0;                  // apply strand only
   bool started_ = false;
@@ -304,6 +405,7 @@ void Node::Stop() { impl_->Stop(); }
 std::string Node::Execute(const std::vector<std::string>& args) { return impl_->Execute(args); }
 uint16_t Node::client_port() const { return impl_->server_->port(); }
 uint16_t Node::peer_port() const { return impl_->transport_->port(); }
+uint16_t Node::http_port() const { return impl_->http_ ? impl_->http_->port() : 0; }
 uint64_t Node::id() const { return impl_->replica_->id(); }
 const std::string& Node::name() const { return impl_->options_.name; }
 

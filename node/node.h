@@ -1,7 +1,7 @@
 // Node: one Converge replica, embeddable in a service's own process.
 //
-// Open() loads (or creates) the data directory; Start() binds the client and
-// peer ports and starts the worker threads; Stop() stops accepting, commits
+// Open() loads (or creates) the data directory; Start() binds the client,
+// peer and (with http_port) HTTP ports and starts the worker threads; Stop() stops accepting, commits
 // in-flight writes, closes peers and returns. Nothing from Asio, RocksDB or
 // spdlog appears in this header.
 //
@@ -57,6 +57,9 @@ class Node {
 
   uint16_t client_port() const;
   uint16_t peer_port() const;
+  // The port /metrics, /healthz and the status page are served on; 0 when
+  // NodeOptions::http_port is 0 (off).
+  uint16_t http_port() const;
   uint64_t id() const;
   const std::string& name() const;
 

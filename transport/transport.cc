@@ -513,6 +513,8 @@ PeerStats Transport::Core::StatsLocked(uint64_t id, const Peer& p) const {
   s.clock_offset_ms = c.clock_offset_ms;
   s.send_queue_bytes = p.conn ? p.conn->queued_bytes() : 0;
   if (p.conn) s.link = p.conn->link();
+  s.partitioned = partitioned_.count(id) != 0;
+  s.link_faults = link_faults_.count(id) != 0;
   return s;
 }
 

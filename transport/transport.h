@@ -129,6 +129,8 @@ struct PeerStats {
   int64_t clock_offset_ms = 0;     // peer minus us, measured in the handshake
   std::size_t send_queue_bytes = 0;  // now queued (incl. delayed) toward the peer
   std::string link;  // "local ip:port -> remote ip:port" of the connection, if any
+  bool partitioned = false;  // DEBUG PARTITION cuts this link (until Heal)
+  bool link_faults = false;  // DEBUG LINK loss/delay/duplication is set on this link
 };
 
 struct PeerEvent {

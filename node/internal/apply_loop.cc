@@ -101,7 +101,10 @@ void ApplyLoop::ScheduleCommit() {
 void ApplyLoop::CommitNow() { CommitCycle(); }
 
 void ApplyLoop::CommitCycle() {
+  const bool writes = replica_->HasStaged();
+  const auto started = std::chrono::steady_clock::now();
   StatusOr<CommitResult> result = replica_->Commit();
+  if (writes) commit_latency_.Observe(std::chrono::steady_clock::now() - started);
   std::vector<Pending> pending = std::move(pending_);
   pending_.clear();
   if (result.ok()) {

@@ -32,6 +32,7 @@
 
 #include "cluster/replica.h"
 #include "cluster/replicator.h"
+#include "node/internal/metrics.h"
 #include "node/internal/wait.h"
 #include "node/options.h"
 
@@ -68,6 +69,9 @@ class ApplyLoop {
   asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
   uint64_t commits() const { return commits_; }
   uint64_t failed_commits() const { return failed_commits_; }
+  // How long each commit that wrote took: the Store batch, with its WAL
+  // write and, in fsync always/batch, the fsync. Safe to read from any thread.
+  const LatencyHistogram& commit_latency() const { return commit_latency_; }
 
  private:
   struct Pending {
@@ -109,6 +113,7 @@ class ApplyLoop {
   std::function<void()> tick_observer_;
   uint64_t commits_ = 0;
   uint64_t failed_commits_ = 0;
+  LatencyHistogram commit_latency_;
 };
 
 }  // namespace converge

@@ -3,6 +3,7 @@
 #include "node/internal/commands.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 
 #include "node/internal/command_util.h"
@@ -155,6 +156,10 @@ CommandTable::CommandTable(CommandServices services) : s_(std::move(services)) {
       {"wait", {&CommandTable::WaitPeers, 3, false}},
       {"idem", {&CommandTable::Idem, -4, true}},
   };
+  std::vector<std::string> names;
+  for (const auto& [name, spec] : table_) names.push_back(name);
+  operations_ = std::make_unique<OperationCounters>(std::move(names));
+  for (auto& [name, spec] : table_) spec.op_index = operations_->IndexOf(name);
 }
 
 std::optional<Wait> CommandTable::Execute(ClientState& client, const Args& args, std::string* out) {
@@ -166,24 +171,32 @@ std::optional<Wait> CommandTable::Execute(ClientState& client, const Args& args,
     std::string msg = "ERR unknown command '" + args[0] + "', with args beginning with: ";
     for (size_t i = 1; i < args.size() && msg.size() < 128; ++i) msg += "'" + args[i] + "' ";
     AppendError(out, msg);
+    operations_->Record(operations_->IndexOf("unknown"), OpResult::kErr);
     return std::nullopt;
   }
   const Spec& spec = it->second;
   const int n = static_cast<int>(args.size());
   if ((spec.arity > 0 && n != spec.arity) || (spec.arity < 0 && n < -spec.arity)) {
     AppendError(out, "ERR wrong number of arguments for '" + name + "' command");
+    operations_->Record(spec.op_index, OpResult::kErr);
     return std::nullopt;
   }
   if (!s_.options->requirepass.empty() && !client.authenticated && name != "auth" &&
       name != "hello" && name != "quit") {
     AppendError(out, "NOAUTH Authentication required.");
+    operations_->Record(spec.op_index, OpResult::kNoAuth);
     return std::nullopt;
   }
   if (spec.write) ++writes_;
   const ReplicaId self = s_.replica->id();
   const uint64_t seq_before = s_.replica->version_vector().Get(self);
   wait_.reset();
+  const size_t reply_start = out->size();
+  const auto started = std::chrono::steady_clock::now();
   (this->*spec.handler)(client, args, out);
+  apply_latency_.Observe(std::chrono::steady_clock::now() - started);
+  // A parked command's result is counted when it answers (below).
+  if (!wait_) operations_->Record(spec.op_index, ClassifyReply(std::string_view(*out).substr(reply_start)));
   // The session covers this connection's own writes (read-your-writes).
   const uint64_t seq_after = s_.replica->version_vector().Get(self);
   if (seq_after > seq_before) {
@@ -203,14 +216,22 @@ std::optional<Wait> CommandTable::Execute(ClientState& client, const Args& args,
         client.session.Set(self, std::max(client.session.Get(self), seq));
       }
     };
-    w->poll = [poll, note](std::string* o) {
+    const size_t op = spec.op_index;
+    auto count = [this, op](const std::string& o, size_t start) {
+      operations_->Record(op, ClassifyReply(std::string_view(o).substr(start)));
+    };
+    w->poll = [poll, note, count](std::string* o) {
+      const size_t start = o->size();
       if (!poll(o)) return false;
       note();
+      count(*o, start);
       return true;
     };
-    w->expire = [expire, note](std::string* o) {
+    w->expire = [expire, note, count](std::string* o) {
+      const size_t start = o->size();
       expire(o);
       note();
+      count(*o, start);
     };
   }
   return w;

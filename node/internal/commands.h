@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -19,6 +20,7 @@
 #include "cluster/replica.h"
 #include "cluster/replicator.h"
 #include "node/internal/client_state.h"
+#include "node/internal/metrics.h"
 #include "node/internal/system_clock.h"
 #include "node/internal/wait.h"
 #include "node/options.h"
@@ -63,6 +65,13 @@ class CommandTable {
   void SweepIdempotency();
 
   uint64_t commands_processed() const { return commands_processed_; }
+  uint64_t writes() const { return writes_; }
+  uint64_t holds_expired() const { return holds_expired_; }
+  // For /metrics; safe to read from any thread.
+  const OperationCounters& operations() const { return *operations_; }
+  // Time each command's handler ran on the strand (not the commit, not a
+  // parked command's wait).
+  const LatencyHistogram& apply_latency() const { return apply_latency_; }
 
  private:
   using Handler = void (CommandTable::*)(ClientState&, const Args&, std::string*);
@@ -70,6 +79,7 @@ class CommandTable {
     Handler handler;
     int arity;  // Redis convention: > 0 exact, < 0 at least -arity
     bool write;
+    size_t op_index = 0;  // in operations_
   };
 
   // Strings and counters.
@@ -139,6 +149,8 @@ class CommandTable {
   uint64_t holds_expired_ = 0;
   uint64_t takes_local_ = 0;   // served from this node's rights at once
   uint64_t takes_waited_ = 0;  // served after asking peers for rights
+  std::unique_ptr<OperationCounters> operations_;
+  LatencyHistogram apply_latency_;
 };
 
 // Redis's string2ll: the whole string is a base-10 int64.
