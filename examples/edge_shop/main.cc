@@ -92,10 +92,12 @@ int main(int argc, char** argv) {
     const std::string meet = std::to_string(warehouse->node().peer_port());
     shop1->node().Execute({"CLUSTER", "MEET", "127.0.0.1", meet});
     shop2->node().Execute({"CLUSTER", "MEET", "127.0.0.1", meet});
-    // The shops reach each other through the warehouse.
+    // The shops learn of each other through the warehouse.
     Eventually([&] {
       return warehouse->node().Execute({"INFO", "replication"}).find("peers_connected:2") !=
-             std::string::npos;
+                 std::string::npos &&
+             shop1->node().Execute({"CLUSTER", "NODES"}).find("shop2") != std::string::npos &&
+             shop2->node().Execute({"CLUSTER", "NODES"}).find("shop1") != std::string::npos;
     });
 
     Print("--- morning: deliveries");

@@ -100,9 +100,13 @@ class EdgeShopTest : public ::testing::Test {
     const std::string meet = std::to_string(warehouse().node().peer_port());
     ASSERT_EQ(shop1().node().Execute({"CLUSTER", "MEET", "127.0.0.1", meet}), "+OK\r\n");
     ASSERT_EQ(shop2().node().Execute({"CLUSTER", "MEET", "127.0.0.1", meet}), "+OK\r\n");
+    // Connected through the warehouse, and each shop knows the other (to
+    // name it in DEBUG PARTITION).
     ASSERT_TRUE(WaitFor([&] {
       return warehouse().node().Execute({"INFO", "replication"}).find("peers_connected:2") !=
-             std::string::npos;
+                 std::string::npos &&
+             shop1().node().Execute({"CLUSTER", "NODES"}).find("shop2") != std::string::npos &&
+             shop2().node().Execute({"CLUSTER", "NODES"}).find("shop1") != std::string::npos;
     }));
   }
   void TearDown() override {
