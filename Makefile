@@ -2,9 +2,10 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
+PREFIX     ?= /usr/local
 CMAKE_GEN  := -G Ninja
 
-.PHONY: deps build test sanitize bench soak run clean
+.PHONY: deps build test sanitize bench soak run install clean
 
 deps:
 	@./.ci/deps.sh
@@ -36,6 +37,11 @@ soak: build
 
 bench: build
 	./bench/run.sh $(BUILD)
+
+# The `converge` executable, the embedding headers and libraries, and the CMake
+# package (find_package(converge) -> converge::node); docs/embedding.md.
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 run: build
 	./$(BUILD)/converge cluster up --nodes 3

@@ -12,6 +12,8 @@
 #include "cluster/replica.h"
 #include "cluster/replicator.h"
 #include "node/internal/apply_loop.h"
+#include "node/internal/change_feed.h"
+#include "node/internal/command_path.h"
 #include "node/internal/client_server.h"
 #include "node/internal/commands.h"
 #include "node/internal/http_server.h"
@@ -163,6 +165,9 @@ class Node::Impl {
           ho, [this] { return CollectStatus(); },
           [this] { return serving_.load(std::memory_order_acquire); });
     }
+    path_ = std::make_shared<CommandPath>(loop_.get(), commands_.get(), replica_.get(), &gate_,
+                                          nullptr);
+    loop_->add_commit_observer([this](const CommitResult& c) { PublishChanges(c); });
     return Status::Ok();
   }
 
@@ -241,6 +246,34 @@ class Node::Impl {
     return *scan_;
   }
 
+  // On the strand, after a commit: one Change per key of each remote interval.
+  void PublishChanges(const CommitResult& commit) {
+    if (commit.remote.empty() || !feed_->active()) return;
+    std::map<ReplicaId, std::string> names;
+    for (const MemberView& m : replicator_->Members()) names[m.record.id] = m.record.name;
+    std::vector<Change> changes;
+    for (const DeltaInterval& interval : commit.remote) {
+      const auto name = names.find(interval.origin());
+      for (const auto& [key, object] : interval.objects()) {
+        const std::optional<ObjectType> type = object.Type();
+        if (!type) continue;  // carries no slot: nothing a reader could see
+        changes.push_back(Change{key, ToValueType(*type), interval.origin(),
+                                 name == names.end() ? std::string() : name->second});
+      }
+    }
+    feed_->Publish(std::move(changes));
+  }
+
+  static ValueType ToValueType(ObjectType t) {
+    switch (t) {
+      case ObjectType::kCounter: return ValueType::kCounter;
+      case ObjectType::kString: return ValueType::kString;
+      case ObjectType::kHash: return ValueType::kRecord;
+      case ObjectType::kReservation: return ValueType::kReservationCounter;
+    }
+    return ValueType::kString;
+  }
+
   void OnPeerEvent(const transport::PeerEvent& e) {
     switch (e.kind) {
       case transport::PeerEvent::Kind::kUp: {
@@ -290,6 +323,7 @@ class Node::Impl {
     }
     started_ = true;
     serving_.store(true, std::memory_order_release);
+    gate_.Open();
     spdlog::info("[{}] serving clients on {}:{}, peers on {}:{}{}, replica {:016x}", options_.name,
                  options_.bind, server_->port(), options_.bind, transport_->port(),
                  options_.tls() ? (options_.tls_auth_clients ? " (TLS, client certificates required)"
@@ -306,6 +340,8 @@ class Node::Impl {
     serving_.store(false, std::memory_order_release);
     if (http_) http_->Stop();
     if (server_) server_->Stop();
+    gate_.Close();  // embedded calls in flight return first
+    feed_->Stop();
     if (started_) loop_->Stop();  // commits what is staged
     if (transport_) transport_->Stop();
     guard_.reset();
@@ -316,18 +352,9 @@ class Node::Impl {
   }
 
   std::string Execute(const std::vector<std::string>& args) {
-    auto state = std::make_shared<ClientState>();
-    state->authenticated = true;  // the embedding process is trusted
-    return Execute(state, args);
-  }
-
-  std::string Execute(const std::shared_ptr<ClientState>& state,
-                      const std::vector<std::string>& args) {
-    std::promise<std::string> reply;
-    loop_->Submit(
-        1, [this, state, &args](size_t, std::string* out) { return commands_->Execute(*state, args, out); },
-        [&reply](std::string out) { reply.set_value(std::move(out)); });
-    return reply.get_future().get();
+    StatusOr<std::string> reply = path_->RunRaw({args});
+    if (!reply.ok()) return "-ERR " + reply.status().message() + "\r\n";
+    return std::move(*reply);
   }
 
   NodeOptions options_;
@@ -350,46 +377,27 @@ class Node::Impl {
   std::vector<ReplicaId> scan_members_;         // guarded by scan_mu_
   VersionVector scan_vv_;                       // guarded by scan_mu_
   uint64_t start_ms_ = 0;
+  CallGate gate_;                            // embedded calls: open while serving
+  std::shared_ptr<const CommandPath> path_;  // handles and Execute outside sessions
+  std::shared_ptr<ChangeFeed> feed_ = std::make_shared<ChangeFeed>();
   std::map<ReplicaId, uint64_t> skew_reported_ms_;  // apply strand only
   uint64_t last_idem_sweep_ms_ = 0;                  // apply strand only
   bool started_ = false;
   bool stopped_ = false;
 };
 
-namespace {
-
-// A NodeSession is a ClientState kept across commands, run on the node's
-// apply loop like a connection's.
-class Session : public NodeSession {
- public:
-  explicit Session(Node::Impl* node) : node_(node), state_(std::make_shared<ClientState>()) {
-    state_->authenticated = true;  // the embedding process is trusted
-  }
-  std::string Execute(const std::vector<std::string>& args) override {
-    return node_->Execute(state_, args);
-  }
-  std::string Token() override {
-    // A bulk reply: "$<len>\r\n<token>\r\n".
-    const std::string reply = Execute({"SESSION", "TOKEN"});
-    const size_t start = reply.find("\r\n") + 2;
-    return reply.substr(start, reply.size() - start - 2);
-  }
-  Status Resume(const std::string& token, uint64_t timeout_ms) override {
-    const std::string reply = Execute({"SESSION", "RESUME", token, std::to_string(timeout_ms)});
-    if (reply == "+OK\r\n") return Status::Ok();
-    const std::string message = reply.substr(1, reply.size() - 3);
-    if (message.rfind("TRYAGAIN", 0) == 0) return UnavailableError(message);
-    return InvalidArgumentError(message);
-  }
-
- private:
-  Node::Impl* node_;
-  std::shared_ptr<ClientState> state_;
-};
-
-}  // namespace
-
-std::unique_ptr<NodeSession> Node::NewSession() { return std::make_unique<Session>(impl_.get()); }
+std::unique_ptr<NodeSession> Node::NewSession() {
+  return std::unique_ptr<NodeSession>(new NodeSession(impl_->path_->WithNewSession()));
+}
+Counter Node::counter(std::string key) const { return Counter(impl_->path_, std::move(key)); }
+String Node::string(std::string key) const { return String(impl_->path_, std::move(key)); }
+Record Node::record(std::string key) const { return Record(impl_->path_, std::move(key)); }
+RCounter Node::reservation_counter(std::string key) const {
+  return RCounter(impl_->path_, std::move(key));
+}
+Subscription Node::Subscribe(ChangeCallback callback) {
+  return Subscription(impl_->feed_, impl_->feed_->Add(std::move(callback)));
+}
 
 StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   if (options.data_dir.empty()) return InvalidArgumentError("--data-dir is required");

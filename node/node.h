@@ -5,6 +5,10 @@
 // in-flight writes, closes peers and returns. Nothing from Asio, RocksDB or
 // spdlog appears in this header.
 //
+// Typed handles (node/handles.h) and change subscriptions
+// (node/subscription.h) are the embedding API; Execute runs any command of
+// PROTOCOL.md and returns its raw reply. docs/embedding.md is the guide.
+//
 // Thread-safety: every member function is safe from any thread.
 #ifndef CONVERGE_NODE_NODE_H_
 #define CONVERGE_NODE_NODE_H_
@@ -15,27 +19,47 @@
 #include <vector>
 
 #include "crdt/status.h"
+#include "node/handles.h"
 #include "node/options.h"
+#include "node/subscription.h"
 
 namespace converge {
 
 // A client session inside the embedding process: commands run through it
-// keep read-your-writes and monotonic reads as a client connection does, and
-// its token moves the session to another node (SESSION TOKEN / RESUME).
+// (Execute, or its handles) keep read-your-writes and monotonic reads as a
+// client connection does, and its token moves the session to another node
+// (SESSION TOKEN / RESUME).
 // Thread-compatible: one thread at a time per session; create many sessions
-// for many threads.
+// for many threads. REQUIRES: the node outlives the session and its handles.
 class NodeSession {
  public:
-  virtual ~NodeSession() = default;
+  ~NodeSession();
+  NodeSession(const NodeSession&) = delete;
+  NodeSession& operator=(const NodeSession&) = delete;
+
   // Runs one command in this session; returns its RESP2 reply bytes.
-  virtual std::string Execute(const std::vector<std::string>& args) = 0;
+  std::string Execute(const std::vector<std::string>& args);
   // The opaque token covering everything this session wrote and read.
-  virtual std::string Token() = 0;
+  std::string Token();
   // Waits up to timeout_ms until this node has applied all that `token`
   // covers, then makes it part of this session: Unavailable when it could
   // not catch up in time (retry, or try another node), InvalidArgument for
   // a malformed token.
-  virtual Status Resume(const std::string& token, uint64_t timeout_ms) = 0;
+  Status Resume(const std::string& token, uint64_t timeout_ms);
+  // WAIT: how many peers hold every write of this session, waiting up to
+  // `timeout_ms` for `peers` of them.
+  StatusOr<int64_t> WaitForPeers(int64_t peers, uint64_t timeout_ms);
+
+  // Handles whose commands run in this session (node/handles.h).
+  Counter counter(std::string key) const;
+  String string(std::string key) const;
+  Record record(std::string key) const;
+  RCounter reservation_counter(std::string key) const;
+
+ private:
+  friend class Node;
+  explicit NodeSession(std::shared_ptr<const CommandPath> path);
+  std::shared_ptr<const CommandPath> path_;
 };
 
 class Node {
@@ -54,6 +78,17 @@ class Node {
   std::string Execute(const std::vector<std::string>& args);
   // A new session on this node. REQUIRES: the node outlives the session.
   std::unique_ptr<NodeSession> NewSession();
+
+  // Typed handles on `key` (node/handles.h), outside any session.
+  Counter counter(std::string key) const;
+  String string(std::string key) const;
+  Record record(std::string key) const;
+  RCounter reservation_counter(std::string key) const;
+
+  // Calls `callback` for every key a delta from a peer changes here, on a
+  // thread of the node's, until the Subscription is cancelled or destroyed
+  // (node/subscription.h states the guarantees). May be called before Start.
+  Subscription Subscribe(ChangeCallback callback);
 
   uint16_t client_port() const;
   uint16_t peer_port() const;

@@ -110,7 +110,7 @@ void ApplyLoop::CommitCycle() {
   if (result.ok()) {
     ++commits_;
     replicator_->OnCommitted(*result);
-    if (observer_) observer_(*result);
+    for (const CommitObserver& observe : observers_) observe(*result);
     for (auto& p : pending) p.done(std::move(p.out));
     PollWaiting();  // what was just committed may be what they wait on
     return;

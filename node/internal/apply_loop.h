@@ -58,7 +58,8 @@ class ApplyLoop {
   // From the strand: commits what is staged now (before a snapshot read).
   void CommitNow();
 
-  void set_commit_observer(CommitObserver observer) { observer_ = std::move(observer); }
+  // Adds an observer (several may watch: subscriptions, metrics); before Start.
+  void add_commit_observer(CommitObserver observer) { observers_.push_back(std::move(observer)); }
   // Runs on the strand after each gossip tick (periodic reports).
   void set_tick_observer(std::function<void()> observer) { tick_observer_ = std::move(observer); }
   void Start();  // the gossip timer
@@ -109,7 +110,7 @@ class ApplyLoop {
   bool commit_scheduled_ = false;
   bool stopped_ = false;
   std::vector<Pending> pending_;
-  CommitObserver observer_;
+  std::vector<CommitObserver> observers_;
   std::function<void()> tick_observer_;
   uint64_t commits_ = 0;
   uint64_t failed_commits_ = 0;
