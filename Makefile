@@ -1,11 +1,13 @@
 # Converge: the commands a user and CI type. Each installs what it needs first.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 PREFIX     ?= /usr/local
 CMAKE_GEN  := -G Ninja
 
-.PHONY: deps build test sanitize bench soak run install clean
+.PHONY: deps build test sanitize fuzz bench soak run install clean
 
 deps:
 	@./.ci/deps.sh
@@ -29,6 +31,16 @@ sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
+# libFuzzer targets (clang, ASan, UBSan), each run FUZZ_SECONDS on a scratch
+# copy of its corpus; fails on a crash (.ci/fuzz.sh). Builds only the targets.
+FUZZ_TARGETS := resp_parser_fuzz frame_fuzz handshake_fuzz storage_fuzz
+fuzz:
+	@./.ci/deps.sh clang libclang-rt-dev
+	@CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCONVERGE_FUZZ=ON -DCONVERGE_BENCH=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	./.ci/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 # The nemesis suite on random seeds: SOAK_MINUTES (default 30), report in SOAK_REPORT.
 SOAK_MINUTES ?= 30
 SOAK_REPORT  ?= soak-report.txt
@@ -47,4 +59,4 @@ run: build
 	./$(BUILD)/converge cluster up --nodes 3
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -10,9 +10,10 @@
 //
 // Equal states give byte-equal encodings (maps are sorted, no zero entries are
 // stored, no padding). Decode refuses, with Corruption: an unknown version,
-// truncation, lengths beyond the input, invalid bools, trailing bytes and a
-// decoded value that fails its WellFormed() check. It never allocates more
-// than the input's size per container and never throws.
+// truncation, lengths beyond the input, invalid bools, map keys out of order
+// or repeated, trailing bytes and a decoded value that fails its WellFormed()
+// check; so every value has exactly one accepted encoding. It never allocates
+// more than the input's size per container and never throws.
 #ifndef CONVERGE_CRDT_CODEC_H_
 #define CONVERGE_CRDT_CODEC_H_
 

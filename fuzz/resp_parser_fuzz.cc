@@ -1,8 +1,8 @@
-// libFuzzer target for resp::RequestParser.
+// Fuzz body for resp::RequestParser (fuzz_check.h says how it is run).
 //
 // Input layout: byte 0 picks the limits (bit 0: tiny limits so the limit
 // paths are reachable), byte 1 seeds the chunk sizes, the rest is the byte
-// stream a client sends. Checked on every input (a violation traps):
+// stream a client sends. Checked on every input (FUZZ_CHECK):
 //   - feeding the stream in random-sized chunks gives exactly the commands,
 //     error and leftover of feeding it whole;
 //   - every command has 1..max_arguments arguments, none longer than the limits;
@@ -10,23 +10,22 @@
 //   - the buffer never holds more than twice what was received plus one read;
 //   - each command, re-encoded as multibulk, parses back to itself.
 // Out-of-bounds reads are ASan's job.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "fuzz/fuzz_check.h"
 #include "node/resp/request_parser.h"
 
+namespace converge::fuzz {
 namespace {
 
 using converge::resp::RequestParser;
 using converge::resp::RequestParserOptions;
-
-#define CHECK(cond)                  \
-  do {                               \
-    if (!(cond)) __builtin_trap();   \
-  } while (0)
 
 struct Outcome {
   std::vector<std::vector<std::string>> commands;
@@ -37,10 +36,10 @@ struct Outcome {
 };
 
 void CheckCommand(const RequestParserOptions& o, std::span<const std::string_view> args) {
-  CHECK(!args.empty());
-  CHECK(args.size() <= o.max_arguments);
+  FUZZ_CHECK(!args.empty());
+  FUZZ_CHECK(args.size() <= o.max_arguments);
   for (std::string_view a : args) {
-    CHECK(a.size() <= o.max_bulk_length || a.size() <= o.max_inline_length);
+    FUZZ_CHECK(a.size() <= o.max_bulk_length || a.size() <= o.max_inline_length);
   }
 }
 
@@ -52,14 +51,14 @@ bool Drain(RequestParser& parser, Outcome* out) {
         out->commands.emplace_back(parser.args().begin(), parser.args().end());
         continue;
       case RequestParser::Result::kBad:
-        CHECK(!parser.error().empty());
-        CHECK(parser.error().find_first_of("\r\n") == std::string::npos);
-        CHECK(parser.Parse() == RequestParser::Result::kBad);  // final
+        FUZZ_CHECK(!parser.error().empty());
+        FUZZ_CHECK(parser.error().find_first_of("\r\n") == std::string::npos);
+        FUZZ_CHECK(parser.Parse() == RequestParser::Result::kBad);  // final
         out->bad = true;
         out->error = parser.error();
         return false;
       case RequestParser::Result::kNeedMore:
-        CHECK(parser.args().empty());
+        FUZZ_CHECK(parser.args().empty());
         return true;
     }
   }
@@ -88,8 +87,8 @@ Outcome Feed(std::string_view input, const RequestParserOptions& options, uint8_
     }
     parser.Append(input.substr(received, n));
     received += n;
-    CHECK(parser.buffered() <= received);
-    CHECK(parser.capacity() <= 2 * received + n);
+    FUZZ_CHECK(parser.buffered() <= received);
+    FUZZ_CHECK(parser.capacity() <= 2 * received + n);
     if (!Drain(parser, &out)) return out;
   }
   Drain(parser, &out);
@@ -108,7 +107,7 @@ std::string MultiBulk(const std::vector<std::string>& args) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+int FuzzRespParser(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   RequestParserOptions options;
   if (data[0] & 1) {
@@ -121,16 +120,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const Outcome whole = Feed(input, options, data[1], /*whole=*/true);
   const Outcome chunked = Feed(input, options, data[1], /*whole=*/false);
-  CHECK(whole == chunked);
+  FUZZ_CHECK(whole == chunked);
 
   for (const std::vector<std::string>& command : whole.commands) {
     RequestParser again;
     again.Append(MultiBulk(command));
-    CHECK(again.Parse() == RequestParser::Result::kGood);
-    CHECK(again.args().size() == command.size());
-    for (size_t i = 0; i < command.size(); ++i) CHECK(again.args()[i] == command[i]);
-    CHECK(again.Parse() == RequestParser::Result::kNeedMore);
-    CHECK(again.buffered() == 0);
+    FUZZ_CHECK(again.Parse() == RequestParser::Result::kGood);
+    FUZZ_CHECK(again.args().size() == command.size());
+    for (size_t i = 0; i < command.size(); ++i) FUZZ_CHECK(again.args()[i] == command[i]);
+    FUZZ_CHECK(again.Parse() == RequestParser::Result::kNeedMore);
+    FUZZ_CHECK(again.buffered() == 0);
   }
   return 0;
 }
+
+}  // namespace converge::fuzz

@@ -154,12 +154,6 @@ StatusOr<rocksdb::CompressionType> ResolveCompression(Compression c) {
   return InvalidArgumentError("unknown compression");
 }
 
-std::string HexId(uint64_t id) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(id));
-  return buf;
-}
-
 // The exclusive end of a DeleteRange / iteration covering every log key of
 // `origin` up to and including `seq`: 16-byte keys sort below this 17-byte
 // key exactly when they are <= LogKey(origin, seq), and no overflow arises.
@@ -698,17 +692,9 @@ StatusOr<std::vector<DeltaInterval>> Store::ReadLog(ReplicaId origin, uint64_t f
   uint64_t bytes = 0;
   for (it->Seek(LogKey(origin, from_seq)); it->Valid() && bytes < max_bytes; it->Next()) {
     const std::string_view key(it->key().data(), it->key().size());
-    ReplicaId key_origin;
-    uint64_t seq;
-    CONVERGE_RETURN_IF_ERROR(ParseLogKey(key, &key_origin, &seq));
     CONVERGE_ASSIGN_OR_RETURN(
-        DeltaInterval d, DecodeValue<DeltaInterval>(
-                             kLogCf, key, std::string_view(it->value().data(), it->value().size())));
-    if (d.origin() != key_origin || d.last() != seq) {
-      return BadValue(kLogCf, key,
-                      CorruptionError("the entry's (origin, last) is (" + HexId(d.origin()) + ", " +
-                                      std::to_string(d.last()) + ")"));
-    }
+        DeltaInterval d,
+        DecodeLogEntry(key, std::string_view(it->value().data(), it->value().size())));
     if (d.first() > to_seq) break;
     bytes += it->value().size();
     out.push_back(std::move(d));

@@ -9,7 +9,10 @@
 // length it has not bounded: a container or string count larger than the
 // bytes left is refused before anything is allocated (each element takes at
 // least one byte), a bool byte other than 0/1 is refused, and reading past the
-// end is refused. Refusals throw cereal::Exception; crdt/codec.h catches them
+// end is refused, and so are map keys that are not strictly increasing:
+// the encoder writes them sorted and once, so any other order is not an
+// encoding of any value, and accepting it would give one value several
+// encodings (found by fuzz/storage_fuzz.cc). Refusals throw cereal::Exception; crdt/codec.h catches them
 // and returns Corruption, so no exception leaves the module.
 #ifndef CONVERGE_CRDT_INTERNAL_ARCHIVE_H_
 #define CONVERGE_CRDT_INTERNAL_ARCHIVE_H_
@@ -17,6 +20,8 @@
 #include <bit>
 #include <cstddef>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -113,6 +118,24 @@ void CEREAL_SAVE_FUNCTION_NAME(CanonicalOutputArchive& ar, const cereal::BinaryD
 template <class T>
 void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::BinaryData<T>& bd) {
   ar.loadBinary(bd.data, static_cast<std::size_t>(bd.size));
+}
+
+// A map's entries, each key above the one before. Replaces cereal's generic
+// map load, which sorts what it reads and silently drops repeated keys.
+template <class K, class V, class C, class A>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, std::map<K, V, C, A>& map) {
+  cereal::size_type size;
+  ar(cereal::make_size_tag(size));
+  map.clear();
+  for (cereal::size_type i = 0; i < size; ++i) {
+    K key{};
+    V value{};
+    ar(key, value);
+    if (!map.empty() && !map.key_comp()(std::prev(map.end())->first, key)) {
+      throw cereal::Exception("map keys out of order or repeated");
+    }
+    map.emplace_hint(map.end(), std::move(key), std::move(value));
+  }
 }
 
 }  // namespace converge::internal

@@ -57,6 +57,25 @@ Status ParseLogKey(std::string_view key, ReplicaId* origin, uint64_t* seq) {
   return Status::Ok();
 }
 
+StatusOr<DeltaInterval> DecodeLogEntry(std::string_view key, std::string_view value) {
+  ReplicaId origin;
+  uint64_t seq;
+  CONVERGE_RETURN_IF_ERROR(ParseLogKey(key, &origin, &seq));
+  CONVERGE_ASSIGN_OR_RETURN(DeltaInterval d, DecodeValue<DeltaInterval>(kLogCf, key, value));
+  if (d.origin() != origin || d.last() != seq) {
+    return BadValue(kLogCf, key,
+                    CorruptionError("the entry's (origin, last) is (" + HexId(d.origin()) + ", " +
+                                    std::to_string(d.last()) + ")"));
+  }
+  return d;
+}
+
+std::string HexId(uint64_t id) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
 std::string PrintableKey(std::string_view key) {
   constexpr size_t kMax = 64;
   std::string out = "'";

@@ -55,6 +55,7 @@
 #include <string_view>
 
 #include "crdt/codec.h"
+#include "crdt/delta.h"
 #include "crdt/status.h"
 #include "crdt/timestamp.h"
 #include "crdt/version_vector.h"
@@ -113,6 +114,14 @@ uint64_t DecodeFixed64(std::string_view bytes);
 std::string LogKey(ReplicaId origin, uint64_t seq);
 // Parses a log key; Corruption when it is not 16 bytes.
 Status ParseLogKey(std::string_view key, ReplicaId* origin, uint64_t* seq);
+
+// A log entry read back: the key parsed, the value decoded, and the value's
+// (origin, last) checked against the key's. Corruption naming the key when
+// any of that fails.
+StatusOr<DeltaInterval> DecodeLogEntry(std::string_view key, std::string_view value);
+
+// A replica id as 16 lower-case hex digits.
+std::string HexId(uint64_t id);
 
 // Printable form of a key for error messages: printable ASCII as is, other
 // bytes as \xNN, cut at 64 bytes.

@@ -75,6 +75,27 @@ TEST(CodecTest, RefusesUnknownVersionTrailingBytesAndBadBools) {
   EXPECT_EQ(Decode<LwwRegister>(reg).status().code(), StatusCode::kCorruption);
 }
 
+TEST(CodecTest, RefusesMapKeysOutOfOrderOrRepeated) {
+  // A VersionVector is a map origin -> seq: count, then (origin, seq) pairs.
+  auto vv = [](std::initializer_list<std::pair<uint64_t, uint64_t>> entries) {
+    std::string out(1, static_cast<char>(kFormatVersion));
+    const uint64_t n = entries.size();
+    out.append(reinterpret_cast<const char*>(&n), 8);
+    for (const auto& [origin, seq] : entries) {
+      out.append(reinterpret_cast<const char*>(&origin), 8);
+      out.append(reinterpret_cast<const char*>(&seq), 8);
+    }
+    return out;
+  };
+  StatusOr<VersionVector> sorted = Decode<VersionVector>(vv({{1, 7}, {2, 3}}));
+  ASSERT_OK(sorted);
+  EXPECT_EQ(Encode(*sorted), vv({{1, 7}, {2, 3}}));
+  // Before the fix these decoded (sorted, or the repeat dropped), so one
+  // value had several encodings (fuzz/regressions/storage).
+  EXPECT_EQ(Decode<VersionVector>(vv({{2, 3}, {1, 7}})).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(Decode<VersionVector>(vv({{1, 7}, {1, 3}})).status().code(), StatusCode::kCorruption);
+}
+
 TEST(CodecTest, AHugeLengthIsRefusedBeforeAllocating) {
   // A VersionVector claiming 2^40 entries, and a register claiming a 2^50
   // byte value, in a few bytes of input.
