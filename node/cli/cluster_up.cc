@@ -366,7 +366,7 @@ StatusOr<ClusterUpOptions> ParseClusterUpArgs(const std::vector<std::string>& ar
     if (name.rfind("--tls-", 0) == 0) {
       // Its status table and readiness probe speak plain RESP.
       return InvalidArgumentError(name + ": TLS is not supported by cluster up yet; start each "
-                                         "node with `converge serve` (docs/tls.md)");
+                                         "node with `converge serve` (docs/operations.md, TLS)");
     }
     if (name != "--nodes" && name != "--base-port" && name != "--data-root") {
       o.serve_args.push_back(word);
