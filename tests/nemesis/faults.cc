@@ -135,23 +135,25 @@ int Nemesis::ProcessFaults() const {
 }
 
 void Nemesis::StartKill() {
-  const int n = static_cast<int>(nodes_->size());
-  if (ProcessFaults() >= std::max(1, (n - 1) / 2)) return;
-  const int i = std::uniform_int_distribution<int>(0, n - 1)(rng_);
-  if (SlotBusy("proc:" + std::to_string(i))) return;
-  (*nodes_)[i]->Kill9();
-  report_->Fault("kill9");
-  Schedule("proc:" + std::to_string(i), [this, i] { Restart(i); });
+  StartProcessFault("kill9", [](ServerProcess& p) { p.Kill9(); }, [this](int i) { Restart(i); });
 }
 
 void Nemesis::StartPause() {
+  StartProcessFault("pause", [](ServerProcess& p) { p.Pause(); },
+                    [this](int i) { (*nodes_)[i]->Resume(); });
+}
+
+void Nemesis::StartProcessFault(const std::string& kind,
+                                const std::function<void(ServerProcess&)>& fault,
+                                const std::function<void(int)>& undo) {
   const int n = static_cast<int>(nodes_->size());
   if (ProcessFaults() >= std::max(1, (n - 1) / 2)) return;
   const int i = std::uniform_int_distribution<int>(0, n - 1)(rng_);
-  if (SlotBusy("proc:" + std::to_string(i))) return;
-  (*nodes_)[i]->Pause();
-  report_->Fault("pause");
-  Schedule("proc:" + std::to_string(i), [this, i] { (*nodes_)[i]->Resume(); });
+  const std::string slot = "proc:" + std::to_string(i);
+  if (SlotBusy(slot)) return;
+  fault(*(*nodes_)[i]);
+  report_->Fault(kind);
+  Schedule(slot, [undo, i] { undo(i); });
 }
 
 // Forward and back, up to four times the bound: beyond it the node's peers

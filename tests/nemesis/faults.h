@@ -55,6 +55,10 @@ class Nemesis {
   void StartKill();
   void StartPause();
   void StartClock();
+  // Applies `fault` to a random node with no process fault, unless a
+  // minority is already down or paused; `undo(i)` ends it.
+  void StartProcessFault(const std::string& kind, const std::function<void(ServerProcess&)>& fault,
+                         const std::function<void(int)>& undo);
   bool SlotBusy(const std::string& slot) const;
   int ProcessFaults() const;
   void Schedule(std::string slot, std::function<void()> undo);
