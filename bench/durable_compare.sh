@@ -21,7 +21,10 @@ for mode in batch always; do
     "$here/$build/converge" serve --name "$mode" --data-dir "$bench_root/$mode" \
     --port "${port[$mode]}" --peer-port $((port[$mode] + 10000)) --fsync "$mode" --log-level warn \
     >"$bench_root/$mode.log" 2>&1 &
-  bench_pids+=($!)
+  tracer=$!
+  # strace does not pass SIGTERM on to the node: stop the node itself first.
+  for _ in $(seq 100); do node=$(pgrep -P "$tracer" || true); [ -n "$node" ] && break; sleep 0.05; done
+  bench_pids+=("$node" "$tracer")
 done
 for mode in batch always; do bench_wait_ping "${port[$mode]}"; done
 echo "  redis-benchmark -c 50 -P 1 -n $n -r 100000 -t set, $rounds rounds alternating; syncs by strace"

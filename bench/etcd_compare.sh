@@ -31,8 +31,9 @@ for i in 0 1 2; do
     >"$bench_root/e$i.log" 2>&1 &
   bench_pids+=($!)
 done
-for _ in $(seq 200); do etcdctl --endpoints="$eps" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
-etcdctl --endpoints="$eps" endpoint health >/dev/null 2>&1
+healthy() { etcdctl --endpoints="$eps" --dial-timeout=1s --command-timeout=2s endpoint health >/dev/null 2>&1; }
+for _ in $(seq 30); do healthy && break; sleep 0.3; done
+healthy || { echo "etcd cluster not healthy:" >&2; tail -2 "$bench_root"/e?.log >&2; exit 1; }
 
 # Converge: three nodes meshed.
 for i in 0 1 2; do cp_[$i]=$(bench_free_port); done

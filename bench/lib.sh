@@ -22,14 +22,22 @@ trap 'exit 130' INT TERM
 # A temp dir removed on exit.
 bench_tmpdir() { local d; d=$(mktemp -d); bench_tmp+=("$d"); echo "$d"; }
 
-# A TCP port on 127.0.0.1 nobody listens on now (and, for pairs, port+10000
-# too: Converge's default peer port).
+# A TCP port on 127.0.0.1 nobody listens on now, and port+10000 too
+# (Converge's default peer port). Both stay below 32768, out of Linux's
+# ephemeral range, where an outgoing connection's local port would make a
+# later bind fail; ports handed out in this run are listed in
+# $BENCH_OUT/ports and never handed out twice (nothing is bound until the
+# server starts).
 bench_free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 20000))
+    p=$((12000 + RANDOM % 10000))
+    grep -qx "$p" "$BENCH_OUT/ports" 2>/dev/null && continue
+    grep -qx "$((p + 10000))" "$BENCH_OUT/ports" 2>/dev/null && continue
+    grep -qx "$((p - 10000))" "$BENCH_OUT/ports" 2>/dev/null && continue
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
     (exec 3<>"/dev/tcp/127.0.0.1/$((p + 10000))") 2>/dev/null && continue
+    echo "$p" >>"$BENCH_OUT/ports"
     echo "$p"; return
   done
 }
