@@ -51,7 +51,7 @@ echo "  etcd $(etcd --version | head -1 | awk '{print $3}'): etcdctl check perf 
 echo "  converge: redis-benchmark -c $c -d $vsize -t set -r 100000, the same clients and value size"
 e_rps=""; c_rps=""
 for r in $(seq "$rounds"); do
-  out=$(etcdctl --endpoints="$eps" check perf --load="$load" 2>&1 | tr '\r' '\n' | grep -E 'PASS|FAIL' || true)
+  out=$(etcdctl --endpoints="$eps" check perf --load="$load" 2>&1 | tr '\r' '\n' | grep -E 'PASS|FAIL|Slowest|Stddev|writes/s' || true)
   echo "$out" | sed 's/^/    etcd: /'
   e_rps+="$(echo "$out" | grep -oE '[0-9]+ writes/s' | awk '{print $1}') "
   n=$((BENCH_QUICK == 1 ? 20000 : 200000))
