@@ -47,7 +47,13 @@ SOAK_REPORT  ?= soak-report.txt
 soak: build
 	./tests/nemesis/soak.sh $(BUILD) $(SOAK_MINUTES) $(SOAK_REPORT)
 
+# Packages only the benchmarks need: the systems issue 8 compares against,
+# gnuplot for bench/results.png, strace to count WAL syncs. BENCH_QUICK=1 is
+# a short smoke run; the default is the full parameters (about 30 minutes).
+BENCH_PKGS := redis-server redis-tools etcd-server etcd-client gnuplot-nox strace
+
 bench: build
+	@./.ci/deps.sh $(BENCH_PKGS)
 	./bench/run.sh $(BUILD)
 
 # The `converge` executable, the embedding headers and libraries, and the CMake

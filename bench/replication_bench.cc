@@ -14,7 +14,11 @@
 //
 // Not a Google Benchmark program: these are end-to-end scenarios that run
 // once each. Flags: --sections=lag,heal-sim,heal-node,size (default all);
+// --lag-rate=N and --lag-seconds=S (default 2000/s for 4 s and 10000/s for
+// 2 s), --heal-keys=N per side (default 20000 sim, 5000 node), --heal-runs=N;
 // any --benchmark_* flag (bench/run.sh passes one) is accepted and ignored.
+// Each section also prints "RESULT name value" lines for bench/run.sh's
+// summary of issue 8's targets.
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
@@ -259,7 +263,7 @@ class RepairAudit {
 // ---------------------------------------------------------------------------
 // heal-sim
 
-void HealSim(int per_side, size_t max_batch_bytes, uint64_t seed) {
+double HealSim(int per_side, size_t max_batch_bytes, uint64_t seed) {
   SimOptions o;
   o.nodes = 3;
   o.seed = seed;
@@ -320,6 +324,7 @@ void HealSim(int per_side, size_t max_batch_bytes, uint64_t seed) {
                 TypeName(t).c_str(), conv, conv_msgs, n, msgs_settled.at(t));
   }
   audit.Print();
+  return static_cast<double>(bytes_converged) / static_cast<double>(ideal);
 }
 
 // ---------------------------------------------------------------------------
@@ -395,7 +400,8 @@ std::vector<std::unique_ptr<TestNode>> StartThree(const std::string& tag) {
   return nodes;
 }
 
-void Lag(TestNode& a, TestNode& b, int rate, double seconds) {
+// Returns {p50, p99} of acknowledgement to visibility, ms.
+std::pair<double, double> Lag(TestNode& a, TestNode& b, int rate, double seconds) {
   const int n = static_cast<int>(rate * seconds);
   const std::string key = "lag:" + std::to_string(rate);
   std::vector<double> sent_ms(n), ack_ms(n), seen_ms(n, -1);
@@ -466,9 +472,11 @@ void Lag(TestNode& a, TestNode& b, int rate, double seconds) {
               (n - 1) * 1000.0 / write_span_ms, Percentile(from_ack, 50), Percentile(from_ack, 99),
               Percentile(from_ack, 100), Percentile(from_send, 50), Percentile(from_send, 99),
               Percentile(rtt, 50), Percentile(rtt, 99), poll_us, unseen, failed);
+  if (unseen > 0) return {-1, -1};  // never visible: no honest percentile
+  return {Percentile(from_ack, 50), Percentile(from_ack, 99)};
 }
 
-void LagSection() {
+void LagSection(int rate, double seconds) {
   auto nodes = StartThree("lag");
   if (nodes.empty()) {
     std::printf("\nlag: could not start 3 meshed nodes\n");
@@ -479,8 +487,15 @@ void LagSection() {
   std::printf("  %7s %9s %8s %8s %8s %10s %10s %8s %8s %7s %6s %6s\n", "target", "achieved",
               "ack p50", "ack p99", "ack max", "send p50", "send p99", "rtt p50", "rtt p99",
               "poll us", "unseen", "errors");
+  if (rate > 0) {
+    const auto [p50, p99] = Lag(*nodes[0], *nodes[1], rate, seconds);
+    std::printf("RESULT lag_rate %d\nRESULT lag_p50_ms %.3f\nRESULT lag_p99_ms %.3f\n", rate, p50,
+                p99);
+    return;
+  }
   Lag(*nodes[0], *nodes[1], 2'000, 4.0);
-  Lag(*nodes[0], *nodes[1], 10'000, 2.0);
+  const auto [p50, p99] = Lag(*nodes[0], *nodes[1], 10'000, 2.0);
+  std::printf("RESULT lag_rate 10000\nRESULT lag_p50_ms %.3f\nRESULT lag_p99_ms %.3f\n", p50, p99);
 }
 
 std::string Digest(TestNode& n) {
@@ -520,11 +535,12 @@ int PipelinedSets(TestNode& n, const std::string& prefix, int from, int count, i
   return errors;
 }
 
-void HealNode(int per_side) {
+// Returns ms from heal to equal version vectors (then digests), or -1.
+double HealNode(int per_side) {
   auto nodes = StartThree("heal");
   if (nodes.empty()) {
     std::printf("\nheal-node: could not start 3 meshed nodes\n");
-    return;
+    return -1;
   }
   // The transport warns on every DEBUG PARTITION; its logger exists now.
   spdlog::set_level(spdlog::level::err);
@@ -589,6 +605,7 @@ void HealNode(int per_side) {
   std::printf("  heal -> equal version vectors on A, B, C (then equal DEBUG DIGEST): %.1f ms "
               "wall (%d poll rounds, %.2f ms per round of 3 INFO)\n",
               heal_ms, rounds, round_ms_total / rounds);
+  return converged ? heal_ms : -1;
 }
 
 }  // namespace
@@ -596,6 +613,19 @@ void HealNode(int per_side) {
 
 int main(int argc, char** argv) {
   std::set<std::string> sections = {"lag", "heal-sim", "heal-node", "size"};
+  int lag_rate = 0, heal_keys = 0, heal_runs = 0;
+  double lag_seconds = 2.0;
+  auto number = [](const std::string& arg, const char* flag, double* out) {
+    const std::string prefix = std::string(flag) + "=";
+    if (arg.rfind(prefix, 0) != 0) return false;
+    char* end = nullptr;
+    *out = std::strtod(arg.c_str() + prefix.size(), &end);
+    if (end == arg.c_str() + prefix.size() || *end != '\0' || !(*out > 0) || *out > 1e8) {
+      std::fprintf(stderr, "bad %s\n", arg.c_str());
+      std::exit(2);
+    }
+    return true;
+  };
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--sections=", 0) == 0) {
@@ -607,8 +637,19 @@ int main(int argc, char** argv) {
         sections.insert(list.substr(pos, comma - pos));
         pos = comma + 1;
       }
+    } else if (double v; number(arg, "--lag-rate", &v)) {
+      lag_rate = static_cast<int>(v);
+    } else if (number(arg, "--lag-seconds", &v)) {
+      lag_seconds = v;
+    } else if (number(arg, "--heal-keys", &v)) {
+      heal_keys = static_cast<int>(v);
+    } else if (number(arg, "--heal-runs", &v)) {
+      heal_runs = static_cast<int>(v);
     } else if (arg.rfind("--benchmark_", 0) != 0) {
-      std::fprintf(stderr, "usage: %s [--sections=lag,heal-sim,heal-node,size]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--sections=lag,heal-sim,heal-node,size] [--lag-rate=N] "
+                   "[--lag-seconds=S] [--heal-keys=N] [--heal-runs=N]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -616,15 +657,30 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   using namespace converge::bench;  // NOLINT: main only
   const auto t0 = std::chrono::steady_clock::now();
-  if (sections.count("lag")) LagSection();
+  if (sections.count("lag")) LagSection(lag_rate, lag_seconds);
   // Replica ids are random per run (the stores make them), so peer order and
   // gossip choices differ run to run even for one seed: two runs each.
   if (sections.count("heal-sim")) {
-    for (uint64_t seed : {42, 43}) HealSim(20'000, 64 << 10, seed);  // SimOptions' default batch
-    for (uint64_t seed : {42, 43}) HealSim(20'000, 1 << 20, seed);   // the node's default batch
+    const int keys = heal_keys > 0 ? heal_keys : 20'000;
+    const int runs = heal_runs > 0 ? heal_runs : 2;
+    std::vector<double> ratios;
+    for (int r = 0; r < runs; ++r) HealSim(keys, 64 << 10, 42 + r);  // SimOptions' default batch
+    for (int r = 0; r < runs; ++r) ratios.push_back(HealSim(keys, 1 << 20, 42 + r));  // node's
+    std::printf("RESULT heal_sim_keys %d\nRESULT heal_wire_over_ideal %.3f\n", keys,
+                Percentile(ratios, 50));
   }
   if (sections.count("heal-node")) {
-    for (int run = 0; run < 3; ++run) HealNode(5'000);
+    const int keys = heal_keys > 0 ? heal_keys : 5'000;
+    const int runs = heal_runs > 0 ? heal_runs : 3;
+    std::vector<double> ms;
+    bool all = true;
+    for (int run = 0; run < runs; ++run) {
+      const double m = HealNode(keys);
+      if (m < 0) all = false;
+      ms.push_back(m);
+    }
+    std::printf("RESULT heal_node_keys %d\nRESULT heal_node_ms %.1f\n", keys,
+                all ? Percentile(ms, 50) : -1.0);
   }
   if (sections.count("size")) {
     SizeSweep(2'000, 0);
