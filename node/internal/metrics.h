@@ -92,6 +92,11 @@ class PrometheusText {
   void Family(std::string_view name, std::string_view type, std::string_view help);
   void Sample(std::string_view name, const Labels& labels, double value);
   void Sample(std::string_view name, double value) { Sample(name, {}, value); }
+  // A family with one unlabelled sample.
+  void Single(std::string_view name, std::string_view type, std::string_view help, double value) {
+    Family(name, type, help);
+    Sample(name, value);
+  }
   // _bucket (cumulative, le="..." up to +Inf), _sum and _count of one histogram.
   void Histogram(std::string_view name, const Labels& labels, const LatencyHistogram::Counts& c);
 

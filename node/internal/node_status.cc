@@ -128,10 +128,10 @@ std::string RenderMetrics(const NodeStatus& s) {
   p.Sample("converge_node_info", L{{"node", self}, {"id", Hex(s.id)}, {"version", s.version},
                                    {"fsync", s.fsync}},
            1);
-  p.Family("converge_uptime_seconds", "gauge", "Seconds since the node started.");
-  p.Sample("converge_uptime_seconds", static_cast<double>(s.uptime_s));
-  p.Family("converge_connected_clients", "gauge", "Open client (RESP) connections.");
-  p.Sample("converge_connected_clients", static_cast<double>(s.connected_clients));
+  p.Single("converge_uptime_seconds", "gauge", "Seconds since the node started.",
+           static_cast<double>(s.uptime_s));
+  p.Single("converge_connected_clients", "gauge", "Open client (RESP) connections.",
+           static_cast<double>(s.connected_clients));
 
   // Operations and latencies.
   p.Family("converge_operations_total", "counter",
@@ -154,11 +154,11 @@ std::string RenderMetrics(const NodeStatus& s) {
   p.Family("converge_commit_latency_seconds", "histogram",
            "Time a group commit took: one RocksDB batch, with its fsync in fsync always/batch.");
   p.Histogram("converge_commit_latency_seconds", {}, s.commit_latency);
-  p.Family("converge_commits_total", "counter", "Group commits that succeeded.");
-  p.Sample("converge_commits_total", static_cast<double>(s.commits));
-  p.Family("converge_commit_failures_total", "counter",
-           "Group commits that failed (their writes were answered with the error).");
-  p.Sample("converge_commit_failures_total", static_cast<double>(s.failed_commits));
+  p.Single("converge_commits_total", "counter", "Group commits that succeeded.",
+           static_cast<double>(s.commits));
+  p.Single("converge_commit_failures_total", "counter",
+           "Group commits that failed (their writes were answered with the error).",
+           static_cast<double>(s.failed_commits));
 
   // Replication.
   p.Family("converge_version_vector", "gauge",
@@ -239,18 +239,18 @@ std::string RenderMetrics(const NodeStatus& s) {
     p.Sample("converge_rejected_frames_total", L{{"peer", s.NameOf(id)}},
              static_cast<double>(link.frames_rejected));
   }
-  p.Family("converge_rejected_connections_total", "counter",
-           "Peer connections closed before their handshake completed (garbage, bad auth, clock).");
-  p.Sample("converge_rejected_connections_total", static_cast<double>(s.rejected_connections));
-  p.Family("converge_rejected_messages_total", "counter",
-           "Well-framed replication messages refused by the replicator (bad bodies).");
-  p.Sample("converge_rejected_messages_total", static_cast<double>(s.rejected_messages));
-  p.Family("converge_full_state_transfers_received_total", "counter",
-           "Full-state transfers this node completed (it was behind the peers' log floor).");
-  p.Sample("converge_full_state_transfers_received_total", static_cast<double>(s.snapshots_received));
-  p.Family("converge_held_intervals", "gauge",
-           "Remote delta intervals held: waiting for a gap to close or for the clock bound.");
-  p.Sample("converge_held_intervals", static_cast<double>(s.held_intervals));
+  p.Single("converge_rejected_connections_total", "counter",
+           "Peer connections closed before their handshake completed (garbage, bad auth, clock).",
+           static_cast<double>(s.rejected_connections));
+  p.Single("converge_rejected_messages_total", "counter",
+           "Well-framed replication messages refused by the replicator (bad bodies).",
+           static_cast<double>(s.rejected_messages));
+  p.Single("converge_full_state_transfers_received_total", "counter",
+           "Full-state transfers this node completed (it was behind the peers' log floor).",
+           static_cast<double>(s.snapshots_received));
+  p.Single("converge_held_intervals", "gauge",
+           "Remote delta intervals held: waiting for a gap to close or for the clock bound.",
+           static_cast<double>(s.held_intervals));
   p.Family("converge_clock_ahead_seconds", "gauge",
            "Per origin whose deltas are held for the clock bound: how far ahead they are stamped.");
   for (const auto& [origin, ms] : s.clock_ahead_ms) {
@@ -259,19 +259,18 @@ std::string RenderMetrics(const NodeStatus& s) {
   }
 
   // Storage and state.
-  p.Family("converge_log_bytes", "gauge", "Approximate bytes in the delta log (keys plus values).");
-  p.Sample("converge_log_bytes", static_cast<double>(s.log_bytes));
-  p.Family("converge_keys", "gauge", "Live keys.");
-  p.Sample("converge_keys", static_cast<double>(s.keys));
-  p.Family("converge_tombstones_pending", "gauge",
-           "Tombstones not yet purged (waiting for causal stability), at the last state scan.");
-  p.Sample("converge_tombstones_pending", static_cast<double>(s.scan.tombstones));
-  p.Family("converge_tombstones_purged_total", "counter", "Tombstones purged since start.");
-  p.Sample("converge_tombstones_purged_total", static_cast<double>(s.tombstones_purged));
-  p.Family("converge_holds", "gauge", "Open reservation holds (RC.RESERVE) on this node.");
-  p.Sample("converge_holds", static_cast<double>(s.holds));
-  p.Family("converge_holds_expired_total", "counter", "Holds that ran out and gave their units back.");
-  p.Sample("converge_holds_expired_total", static_cast<double>(s.holds_expired));
+  p.Single("converge_log_bytes", "gauge", "Approximate bytes in the delta log (keys plus values).",
+           static_cast<double>(s.log_bytes));
+  p.Single("converge_keys", "gauge", "Live keys.", static_cast<double>(s.keys));
+  p.Single("converge_tombstones_pending", "gauge",
+           "Tombstones not yet purged (waiting for causal stability), at the last state scan.",
+           static_cast<double>(s.scan.tombstones));
+  p.Single("converge_tombstones_purged_total", "counter", "Tombstones purged since start.",
+           static_cast<double>(s.tombstones_purged));
+  p.Single("converge_holds", "gauge", "Open reservation holds (RC.RESERVE) on this node.",
+           static_cast<double>(s.holds));
+  p.Single("converge_holds_expired_total", "counter",
+           "Holds that ran out and gave their units back.", static_cast<double>(s.holds_expired));
   p.Family("converge_rc_value", "gauge", "Reservation counter value as this node knows it.");
   for (const RcStatus& rc : s.scan.rcounters) {
     p.Sample("converge_rc_value", L{{"key", rc.key}}, static_cast<double>(rc.value));
@@ -285,9 +284,9 @@ std::string RenderMetrics(const NodeStatus& s) {
                static_cast<double>(rights));
     }
   }
-  p.Family("converge_rights_moved_by_policy_total", "counter",
-           "Reservation rights this node moved to peers ahead of demand.");
-  p.Sample("converge_rights_moved_by_policy_total", static_cast<double>(s.rights_moved_by_policy));
+  p.Single("converge_rights_moved_by_policy_total", "counter",
+           "Reservation rights this node moved to peers ahead of demand.",
+           static_cast<double>(s.rights_moved_by_policy));
   p.Family("converge_state_scan_age_seconds", "gauge",
            "Age of the object scan behind the tombstone and reservation counter figures.");
   p.Sample("converge_state_scan_age_seconds",
