@@ -26,7 +26,16 @@ Replicator::Replicator(Replica* replica, Store* store, PeerNetwork* network, Mem
       self_(std::move(self)),
       options_(options),
       rng_(options.seed != 0 ? options.seed : replica->id()),
-      rights_policy_(options.rights_policy) {}
+      rights_policy_(options.rights_policy) {
+  // Ids this node wrote under before (Store, on the replica id): members
+  // removed for good, so that they leave stability computations everywhere.
+  // Their deltas stay, and anti-entropy still spreads them.
+  for (ReplicaId retired : store_->retired_replica_ids()) {
+    Peer& p = PeerFor(retired);
+    p.record.name = self_.name;
+    p.record.removed = true;
+  }
+}
 
 uint64_t Replicator::NowMs() const { return replica_->physical_clock().NowMillis(); }
 
@@ -449,14 +458,18 @@ std::vector<MemberView> Replicator::Members() const {
 }
 
 std::optional<ReplicaId> Replicator::FindMember(std::string_view name_or_id) const {
+  // A node that changed its replica id leaves a removed member under its old
+  // id with the same name: by name, the one not removed wins.
+  std::optional<ReplicaId> removed;
   for (const auto& [id, p] : peers_) {
     char hex[17];
     std::snprintf(hex, sizeof(hex), "%016" PRIx64, id);
-    if (p.record.name == name_or_id || hex == name_or_id || std::to_string(id) == name_or_id) {
-      return id;
-    }
+    if (hex == name_or_id || std::to_string(id) == name_or_id) return id;
+    if (p.record.name != name_or_id) continue;
+    if (!p.record.removed) return id;
+    removed = id;
   }
-  return std::nullopt;
+  return removed;
 }
 
 }  // namespace converge

@@ -65,6 +65,12 @@ class Node::Impl {
     StatusOr<std::unique_ptr<Store>> store = Store::Open(options_.data_dir, so);
     if (!store.ok()) return store.status();
     store_ = std::move(*store);
+    if (!store_->replica_id_change().empty()) {
+      spdlog::warn("[{}] new replica id {:016x} (was {:016x}): {}; the old id's deltas stay, and "
+                   "peers send back any this node lost",
+                   options_.name, store_->replica_id(), store_->retired_replica_ids().back(),
+                   store_->replica_id_change());
+    }
     ReplicaOptions ro;
     ro.max_clock_offset_ms = options_.max_clock_offset_ms;
     replica_ = std::make_unique<Replica>(store_.get(), &clock_, ro);

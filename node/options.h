@@ -40,6 +40,10 @@ struct NodeOptions {
   // Clients of the RESP port must present a certificate signed by the CA.
   // Default off.
   bool tls_auth_clients = false;
+  // Directory under which CHECKPOINT <name> writes backups (each a RocksDB
+  // checkpoint that takes a new replica id when restored; Store::Checkpoint).
+  // Empty = CHECKPOINT is refused. Default "".
+  std::string backup_dir;
   // HTTP port for /metrics, /healthz and the status page; 0 = off. Default 0.
   uint16_t http_port = 0;
   // When an acknowledged write is on disk (DESIGN.md, Storage). Default everysec.

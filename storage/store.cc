@@ -10,6 +10,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 
 #include "crdt/codec.h"
 #include "storage/internal/format.h"
+#include "storage/internal/run.h"
 
 namespace converge {
 
@@ -418,6 +420,7 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, const Stor
   store->handles_ = std::move(handles);
   store->db_ = store->handles_->db;
   CONVERGE_RETURN_IF_ERROR(store->Load());
+  CONVERGE_RETURN_IF_ERROR(store->BeginRun());
   if (options.durability == Durability::kEverySec) {
     store->sync_thread_ = std::thread([s = store.get()] { s->SyncLoop(); });
   }
@@ -433,10 +436,17 @@ Store::~Store() {
     sync_cv_.notify_all();
     sync_thread_.join();
   }
-  if (db_ != nullptr) {
-    // Deliberately ignored: a destructor cannot report, and what was written
-    // is in the WAL (in the OS) whether or not this sync succeeds.
-    db_->SyncWAL().PermitUncheckedError();
+  if (db_ == nullptr) return;
+  // A destructor cannot report: what was written is in the WAL (in the OS)
+  // whether or not this sync succeeds. Only a run whose every write is
+  // synced counts as closed cleanly; otherwise the "running" record stays and
+  // the next open decides (BeginRun).
+  const bool synced = db_->SyncWAL().ok();
+  std::lock_guard<std::mutex> l(mu_);
+  if (synced && sync_error_.ok() && run_recorded_) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    db_->Delete(wo, handles_->cf(kMeta), std::string(kRunningKey)).PermitUncheckedError();
   }
 }
 
@@ -467,6 +477,12 @@ Status Store::Load() {
     vv_ = std::move(r.vv);
     hlc_ = r.hlc;
   }
+  CONVERGE_ASSIGN_OR_RETURN(found, get(kRetiredIdsKey, &value));
+  if (found) {
+    CONVERGE_ASSIGN_OR_RETURN(RetiredIdsRecord r,
+                              DecodeValue<RetiredIdsRecord>(kMetaCf, kRetiredIdsKey, value));
+    retired_ids_ = std::move(r.ids);
+  }
   CONVERGE_ASSIGN_OR_RETURN(found, get(kLogFloorKey, &value));
   if (found) {
     CONVERGE_ASSIGN_OR_RETURN(VersionVectorRecord r,
@@ -487,6 +503,89 @@ Status Store::Load() {
   }
   if (!it->status().ok()) return ReadError(path_, kLogCf, it->status());
   return Status::Ok();
+}
+
+Status Store::BeginRun() {
+  rocksdb::ColumnFamilyHandle* meta = handles_->cf(kMeta);
+  LastRun last;
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta, std::string(kRunningKey), &value);
+  if (!s.ok() && !s.IsNotFound()) return ReadError(path_, kMetaCf, s);
+  if (s.ok()) {
+    StatusOr<RunRecord> run = Decode<RunRecord>(value);
+    // A damaged record is no reason to refuse the store: it only makes the
+    // answer below the cautious one.
+    if (run.ok()) {
+      last.unclean = std::move(*run);
+    } else {
+      last.damaged = true;
+    }
+  }
+  std::error_code ec;
+  const fs::path marker = fs::path(path_) / std::string(kRestoreMarkerFile);
+  last.restored = fs::exists(marker, ec);
+
+  const std::string boot_id = options_.boot_id.empty() ? ReadBootId() : options_.boot_id;
+  const std::string why =
+      LostWritesReason(last, boot_id, static_cast<uint8_t>(Durability::kEverySec));
+  rocksdb::WriteBatch wb;
+  ReplicaId fresh = 0;
+  if (!why.empty()) {
+    // New deltas must not reuse an origin any state here already knows.
+    auto known = [&](ReplicaId id) {
+      return id == replica_id_ || vv_.Get(id) != 0 || log_floor_.Get(id) != 0 ||
+             std::find(retired_ids_.begin(), retired_ids_.end(), id) != retired_ids_.end();
+    };
+    do fresh = NewReplicaId();
+    while (known(fresh));
+    std::vector<ReplicaId> retired = retired_ids_;
+    retired.push_back(replica_id_);
+    wb.Put(meta, std::string(kReplicaIdKey), EncodeFixed64(fresh));
+    wb.Put(meta, std::string(kRetiredIdsKey), Encode(RetiredIdsRecord{retired}));
+  }
+  wb.Put(meta, std::string(kRunningKey),
+         Encode(RunRecord{boot_id, static_cast<uint8_t>(options_.durability)}));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = db_->Write(wo, &wb);
+  if (!s.ok()) return WriteError(path_, s);
+  run_recorded_ = true;
+  if (!why.empty()) {
+    retired_ids_.push_back(replica_id_);
+    replica_id_ = fresh;
+    replica_id_change_ = why;
+  }
+  if (last.restored) {
+    // The new id is durable: the marker has done its work. Should removing
+    // it fail, the next open takes yet another id, which is safe.
+    fs::remove(marker, ec);
+    if (!ec) SyncDir(path_).IgnoreError();
+  }
+  return Status::Ok();
+}
+
+Status Store::Checkpoint(const std::string& dir) const {
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    return FailedPreconditionError("checkpoint " + dir + " exists; give a new directory");
+  }
+  const fs::path parent = fs::absolute(dir, ec).parent_path();
+  fs::create_directories(parent, ec);
+  if (ec) return UnavailableError("checkpoint " + dir + ": cannot create " + parent.string() + ": " + ec.message());
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_, &raw);
+  if (!s.ok()) return UnavailableError("checkpoint " + dir + ": " + s.ToString());
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // Flushes the memtables first, so the copy needs no WAL replay beyond
+  // what arrived during the call.
+  s = checkpoint->CreateCheckpoint(dir);
+  if (!s.ok()) return UnavailableError("checkpoint " + dir + ": " + s.ToString());
+  CONVERGE_RETURN_IF_ERROR(WriteFileSynced(
+      (fs::path(dir) / std::string(kRestoreMarkerFile)).string(),
+      "This directory is a Converge backup. The node that opens it takes a new replica id,\n"
+      "so that its new writes cannot collide with writes the cluster made after the backup.\n"
+      "Opening it removes this file.\n"));
+  return SyncDir(dir);
 }
 
 Status Store::Write(rocksdb::WriteBatch* batch) {

@@ -15,6 +15,19 @@
 // (in this or another process) are refused with a Status naming the path and
 // the cause, and nothing in the directory is changed.
 //
+// The replica id, and why it sometimes changes. Peers drop a delta whose
+// (origin, seq) they already hold. A store that comes back with fewer of its
+// own deltas than its peers hold (a power loss took unsynced writes that had
+// already been pushed, or the directory was restored from a backup) would
+// number new writes with seqs the peers already have, and they would be lost.
+// So at open, when either may have happened, the store takes a new random
+// replica id and keeps the old one in retired_replica_ids(); the deltas of the
+// old id stay what they are, and anti-entropy brings back those it lost. The
+// cases: the last run did not close cleanly, it ran with kEverySec and the
+// machine has rebooted since (another boot id; a process crash alone leaves
+// the WAL in the OS and loses nothing); or the directory holds the marker
+// Checkpoint() puts in every backup.
+//
 // A new store is built in a staging directory beside `path` and renamed into
 // place, so a crash during creation never leaves a half-made store. RocksDB's
 // info LOG is not written (storage reports through Status only).
@@ -108,6 +121,12 @@ struct StoreOptions {
   // Collect RocksDB statistics (WAL syncs and bytes) for Stats(); costs a few
   // percent of write throughput. Default: false.
   bool collect_statistics = false;
+
+  // This boot of the machine: a run that did not close cleanly under another
+  // boot id may have lost its unsynced writes (see the class comment). Empty
+  // means read /proc/sys/kernel/random/boot_id; tests set it to play a
+  // reboot. Default: empty.
+  std::string boot_id;
 
   // Fault injection for tests: when set, called for every WriteBatch after it
   // is built and before it is written; a non-OK result is returned instead
@@ -260,8 +279,22 @@ class Store {
   [[nodiscard]] Status SetClusterId(std::string cluster_id);
   std::string cluster_id() const;
 
-  // Created (random, nonzero) when the store is created; never changes.
+  // Random and nonzero; made when the store is created, and again by an open
+  // that finds the store may have lost writes its peers hold (see the class
+  // comment).
   ReplicaId replica_id() const { return replica_id_; }
+  // The ids this store wrote under before replica_id(), oldest first.
+  const std::vector<ReplicaId>& retired_replica_ids() const { return retired_ids_; }
+  // Why this open took a new replica id; empty when it did not.
+  const std::string& replica_id_change() const { return replica_id_change_; }
+
+  // Writes a consistent copy of the store to `dir` (which must not exist; on
+  // the same file system its files are hard links), with the marker that
+  // makes the copy take a new replica id when it is opened: a backup that
+  // can be restored safely while the cluster has moved on. Writers are not
+  // stopped; the copy holds every Apply that returned before the call.
+  // FailedPrecondition when `dir` exists, Unavailable on I/O errors.
+  [[nodiscard]] Status Checkpoint(const std::string& dir) const;
   // As of the last Apply that set them (loaded at open).
   VersionVector version_vector() const;
   Timestamp hlc_high_water() const;
@@ -283,6 +316,9 @@ class Store {
   Store(std::string path, StoreOptions options);
 
   Status Load();
+  // Records this run in meta and, when the last one may have lost writes,
+  // takes a new replica id (see the class comment). After Load().
+  Status BeginRun();
   // db_->Write with the durability's WriteOptions, after before_write.
   Status Write(rocksdb::WriteBatch* batch);
   // Trims the oldest log entries when log_bytes_ is above the cap. REQUIRES: mu_ held.
@@ -301,6 +337,9 @@ class Store {
   rocksdb::DB* db_ = nullptr;  // owned by handles_
   std::shared_ptr<rocksdb::Statistics> statistics_;
   ReplicaId replica_id_ = 0;
+  std::vector<ReplicaId> retired_ids_;
+  std::string replica_id_change_;
+  bool run_recorded_ = false;  // "running" is in meta: a clean close deletes it
 
   mutable std::mutex mu_;  // guards everything below, and serializes writes
   VersionVector vv_;

@@ -67,6 +67,8 @@ constexpr OptionSpec kOptions[] = {
      "against it (default none)"},
     {"tls-auth-clients", Kind::kFlag, "",
      "clients must present a certificate signed by --tls-ca (default off: TLS only)"},
+    {"backup-dir", Kind::kText, "DIR",
+     "directory CHECKPOINT writes backups under; unset = CHECKPOINT off (default none)"},
     {"http-port", Kind::kPortOrOff, "H",
      "port of /metrics, /healthz and the status page; 0 = off (default 0)"},
     {"fsync", Kind::kFsync, "always|batch|everysec",
@@ -240,6 +242,8 @@ Status Apply(const OptionSpec& spec, const RawValue& raw, std::string_view label
         o.bind = std::move(s);
       } else if (spec.name == "requirepass") {
         o.requirepass = std::move(s);
+      } else if (spec.name == "backup-dir") {
+        o.backup_dir = std::move(s);
       }
       return Status::Ok();
     }

@@ -145,6 +145,7 @@ CommandTable::CommandTable(CommandServices services) : s_(std::move(services)) {
       {"info", {&CommandTable::Info, -1, false}},
       {"cluster", {&CommandTable::Cluster, -2, false}},
       {"debug", {&CommandTable::Debug, -2, false}},
+      {"checkpoint", {&CommandTable::Checkpoint, 2, false}},
       {"rc.add", {&CommandTable::RcAdd, 3, true}},
       {"rc.take", {&CommandTable::RcTake, -3, true}},
       {"rc.reserve", {&CommandTable::RcTake, -4, true}},

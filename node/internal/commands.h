@@ -115,6 +115,7 @@ class CommandTable {
   void Info(ClientState&, const Args&, std::string*);
   void Cluster(ClientState&, const Args&, std::string*);
   void Debug(ClientState&, const Args&, std::string*);
+  void Checkpoint(ClientState&, const Args&, std::string*);
   // Reservation counters, sessions, IDEM (commands_rc.cc).
   void RcAdd(ClientState&, const Args&, std::string*);
   void RcTake(ClientState&, const Args&, std::string*);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <spdlog/spdlog.h>
+
 #include "node/internal/command_util.h"
 #include "node/internal/commands.h"
 #include "node/resp/reply.h"
@@ -224,6 +226,13 @@ std::string CommandTable::InfoText(std::string_view section) {
     line("log_bytes", std::to_string(s_.store->log_bytes()));
     line("log_floor", s_.store->log_floor().ToString());
     line("hlc_high_water", s_.replica->clock().Last().ToString());
+    // Ids this node wrote under before (Store: when it may have lost writes).
+    std::string retired;
+    for (ReplicaId id : s_.store->retired_replica_ids()) {
+      if (!retired.empty()) retired += ',';
+      retired += Hex(id);
+    }
+    line("retired_ids", retired);
   }
   if (want("replication")) {
     const std::vector<MemberView> members = s_.replicator->Members();
@@ -347,6 +356,24 @@ void CommandTable::Cluster(ClientState&, const Args& a, std::string* out) {
     return AppendSimpleString(out, "OK");
   }
   AppendError(out, "ERR unknown subcommand or wrong number of arguments for '" + a[1] + "'");
+}
+
+void CommandTable::Checkpoint(ClientState&, const Args& a, std::string* out) {
+  if (s_.options->backup_dir.empty()) {
+    return AppendError(out, "ERR CHECKPOINT is off: start the node with --backup-dir");
+  }
+  // One plain name under --backup-dir: a client must not choose where the
+  // node writes.
+  const std::string& name = a[1];
+  const bool plain = !name.empty() && name != "." && name != ".." &&
+                     name.find('/') == std::string::npos && name.find('\0') == std::string::npos;
+  if (!plain) return AppendError(out, "ERR CHECKPOINT takes a plain name (no '/'), got '" + name + "'");
+  s_.commit_now();  // the backup holds every write acknowledged before it
+  const std::string dir = s_.options->backup_dir + "/" + name;
+  Status st = s_.store->Checkpoint(dir);
+  if (!st.ok()) return ErrorFromStatus(st, out);
+  spdlog::info("[{}] checkpoint written to {}", s_.options->name, dir);
+  AppendBulk(out, dir);
 }
 
 void CommandTable::Debug(ClientState&, const Args& a, std::string* out) {

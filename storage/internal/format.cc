@@ -11,6 +11,16 @@ bool VersionVectorRecord::WellFormed() const {
   return true;
 }
 
+bool RetiredIdsRecord::WellFormed() const {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] == 0) return false;
+    for (size_t j = 0; j < i; ++j) {
+      if (ids[j] == ids[i]) return false;
+    }
+  }
+  return true;
+}
+
 std::string EncodeFixed32(uint32_t v) {
   std::string out(4, '\0');
   for (int i = 3; i >= 0; --i) {

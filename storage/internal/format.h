@@ -34,6 +34,17 @@
 //                 Apply instead of two is measurable (bench/RESULTS.md).
 //   "log_floor"   Encode(VersionVectorRecord): per origin, the highest seq
 //                 trimmed from the log (by TrimLog or by the log cap).
+//   "running"     Encode(RunRecord): written (synced) by every open, deleted
+//                 (synced) by a clean close. Found at open, it means the last
+//                 run did not stop cleanly; its boot id and durability say
+//                 whether acknowledged writes may have been lost with it.
+//   "retired_ids" Encode(RetiredIdsRecord): replica ids this store wrote
+//                 under before it took its current one, oldest first;
+//                 absent until the first change of id.
+//
+// The file kRestoreMarkerFile in the data directory (beside RocksDB's files)
+// marks a copy made by Store::Checkpoint: the next open takes a new replica
+// id, then removes the file.
 //
 // Column family "holds"
 //   key    HoldRecord::hold_id's bytes
@@ -53,6 +64,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crdt/codec.h"
 #include "crdt/delta.h"
@@ -77,6 +89,10 @@ inline constexpr std::string_view kReplicaIdKey = "replica_id";
 inline constexpr std::string_view kClusterIdKey = "cluster_id";
 inline constexpr std::string_view kAppliedKey = "applied";
 inline constexpr std::string_view kLogFloorKey = "log_floor";
+inline constexpr std::string_view kRunningKey = "running";
+inline constexpr std::string_view kRetiredIdsKey = "retired_ids";
+
+inline constexpr std::string_view kRestoreMarkerFile = "CONVERGE-RESTORED";
 
 inline constexpr size_t kLogKeySize = 16;
 
@@ -102,6 +118,30 @@ struct AppliedRecord {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(vv, hlc);
+  }
+};
+
+// A run in progress: the machine's boot id when the store was opened (empty
+// when unknown) and the durability it ran with (the Durability enum's value).
+struct RunRecord {
+  std::string boot_id;
+  uint8_t durability = 0;
+
+  bool WellFormed() const { return durability <= 2 && boot_id.size() <= 128; }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(boot_id, durability);
+  }
+};
+
+// Former replica ids of this store, oldest first: nonzero and distinct.
+struct RetiredIdsRecord {
+  std::vector<uint64_t> ids;
+
+  bool WellFormed() const;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(ids);
   }
 };
 

@@ -179,6 +179,8 @@ void StorageSeeds(const fs::path& dir) {
   seed(13, "meta_format", si::EncodeFixed32(si::kStoreFormatVersion));
   seed(13, "meta_replica", si::EncodeFixed64(kA));
   seed(14, "printable", std::string("key\x00\xff\\'", 7));
+  seed(15, "running", Encode(si::RunRecord{"0f3c9a52-7e1b-4c2d-9a8e-1b2c3d4e5f60", 2}));
+  seed(16, "retired_ids", Encode(si::RetiredIdsRecord{{kA, kA + 1}}));
 }
 
 }  // namespace

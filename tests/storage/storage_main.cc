@@ -66,6 +66,31 @@ void Fail(int fd, const Status& st) {
   for (;;) ::pause();
 }
 
+// Opens the store at `arg` = "<path>:<always|batch|everysec>:<boot id>",
+// applies one write, reports "R<replica id>\n" and keeps the store open until
+// killed: a run that never closes, on the boot given.
+[[noreturn]] void RunRunner(int fd, const std::string& arg) {
+  const size_t boot_colon = arg.rfind(':');
+  const size_t mode_colon = arg.rfind(':', boot_colon - 1);
+  const std::string path = arg.substr(0, mode_colon);
+  const std::string mode = arg.substr(mode_colon + 1, boot_colon - mode_colon - 1);
+  StoreOptions options;
+  options.durability = mode == "always"  ? Durability::kAlways
+                       : mode == "batch" ? Durability::kBatch
+                                         : Durability::kEverySec;
+  options.boot_id = arg.substr(boot_colon + 1);
+  StatusOr<std::unique_ptr<Store>> store = Store::Open(path, options);
+  if (!store.ok()) Fail(fd, store.status());
+  const uint64_t seq = (*store)->version_vector().Get(kWriterOrigin) + 1;
+  VersionVector vv = (*store)->version_vector();
+  vv.Advance(kWriterOrigin, seq);
+  const Delta d = SetDelta(kWriterOrigin, seq, Numbered("k", seq), Numbered("v", seq));
+  if (Status st = (*store)->Apply(WriteBatchFor(d, vv)); !st.ok()) Fail(fd, st);
+  const std::string ready = "R" + std::to_string((*store)->replica_id()) + "\n";
+  Report(fd, ready.data(), ready.size());
+  for (;;) ::pause();
+}
+
 }  // namespace
 
 void MaybeRunChild() {
@@ -77,6 +102,7 @@ void MaybeRunChild() {
   const int out = std::atoi(fd);
   if (std::strcmp(role, "writer") == 0) RunWriter(out, arg);
   if (std::strcmp(role, "holder") == 0) RunHolder(out, arg);
+  if (std::strcmp(role, "runner") == 0) RunRunner(out, arg);
   ::_exit(124);
 }
 

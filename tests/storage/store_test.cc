@@ -21,6 +21,7 @@ namespace converge {
 namespace {
 
 using testing::Numbered;
+using testing::PutRaw;
 using testing::SetDelta;
 using testing::TempDir;
 using testing::WriteBatchFor;
@@ -370,30 +371,6 @@ TEST(StoreTest, ConcurrentWritersReadersAndTrims) {
   EXPECT_FALSE(failed);
   EXPECT_GT(reads, 0u);
   EXPECT_EQ(store->version_vector().Get(kOrigin), kWrites);
-}
-
-struct RawPut {
-  std::string cf, key, value;
-};
-
-// Raw RocksDB access to plant damaged bytes where the Store reads them.
-void PutRaw(const std::string& path, const std::vector<RawPut>& puts) {
-  rocksdb::DBOptions o;
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, path, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  for (const auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(o, path, descs, &handles, &db).ok());
-  for (const RawPut& p : puts) {
-    size_t i = std::find(names.begin(), names.end(), p.cf) - names.begin();
-    ASSERT_LT(i, names.size());
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], p.key, p.value).ok());
-  }
-  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-  ASSERT_TRUE(db->Close().ok());
-  delete db;
 }
 
 TEST(StoreTest, DamagedValuesAreCorruptionNamingColumnFamilyAndKey) {

@@ -3,8 +3,11 @@
 #ifndef CONVERGE_TESTS_STORAGE_STORE_TESTING_H_
 #define CONVERGE_TESTS_STORAGE_STORE_TESTING_H_
 
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +15,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crdt/delta.h"
 #include "crdt/object.h"
@@ -101,6 +105,30 @@ inline ApplyBatch WriteBatchFor(const Delta& d, const VersionVector& vv) {
   b.version_vector = vv;
   b.hlc_high_water = d.ts;
   return b;
+}
+
+struct RawPut {
+  std::string cf, key, value;
+};
+
+// Raw RocksDB access to plant damaged bytes where the Store reads them.
+inline void PutRaw(const std::string& path, const std::vector<RawPut>& puts) {
+  rocksdb::DBOptions o;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, path, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(o, path, descs, &handles, &db).ok());
+  for (const RawPut& p : puts) {
+    size_t i = std::find(names.begin(), names.end(), p.cf) - names.begin();
+    ASSERT_LT(i, names.size());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], p.key, p.value).ok());
+  }
+  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  ASSERT_TRUE(db->Close().ok());
+  delete db;
 }
 
 }  // namespace converge::testing
