@@ -61,6 +61,10 @@ class Replica {
 
   // REQUIRES: store and clock outlive the replica.
   Replica(Store* store, PhysicalClock* clock, ReplicaOptions options);
+  // Saves the live-key count for the next open (Store::SaveLiveKeys).
+  ~Replica();
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
 
   ReplicaId id() const { return id_; }
   // Everything joined so far, staged writes included.

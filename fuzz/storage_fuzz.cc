@@ -4,7 +4,7 @@
 // checked against each other), the fixed-width meta values, and the CRDT
 // types of crdt/codec.h one by one (a store's values embed them).
 //
-// Input layout: byte 0 % 17 picks the decoder; the rest is its input (for
+// Input layout: byte 0 % 18 picks the decoder; the rest is its input (for
 // log entries: byte 1 % 32 is the key length, then the key, then the value).
 // Checked (FUZZ_CHECK): refusals are Corruption naming the column family and
 // the key; what is accepted is well formed, canonical (encodes back to the
@@ -92,7 +92,7 @@ int FuzzStorage(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
   const std::string_view key = "k";
-  switch (data[0] % 17) {
+  switch (data[0] % 18) {
     case 0: CheckValue<Object>(si::kObjectsCf, key, in); break;
     case 1: DecodesCanonically<Delta>(in); break;
     case 2: {
@@ -114,6 +114,7 @@ int FuzzStorage(const uint8_t* data, size_t size) {
     case 14: CheckPrintableKey(in); break;
     case 15: CheckValue<si::RunRecord>(si::kMetaCf, si::kRunningKey, in); break;
     case 16: CheckValue<si::RetiredIdsRecord>(si::kMetaCf, si::kRetiredIdsKey, in); break;
+    case 17: CheckValue<si::LiveKeysRecord>(si::kMetaCf, si::kLiveKeysKey, in); break;
   }
   return 0;
 }

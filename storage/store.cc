@@ -483,6 +483,12 @@ Status Store::Load() {
                               DecodeValue<RetiredIdsRecord>(kMetaCf, kRetiredIdsKey, value));
     retired_ids_ = std::move(r.ids);
   }
+  CONVERGE_ASSIGN_OR_RETURN(found, get(kLiveKeysKey, &value));
+  if (found) {
+    // Only a hint: a damaged record is no reason to refuse the store.
+    StatusOr<LiveKeysRecord> r = Decode<LiveKeysRecord>(value);
+    if (r.ok() && r->vv == vv_) live_keys_at_open_ = r->count;
+  }
   CONVERGE_ASSIGN_OR_RETURN(found, get(kLogFloorKey, &value));
   if (found) {
     CONVERGE_ASSIGN_OR_RETURN(VersionVectorRecord r,
@@ -545,6 +551,9 @@ Status Store::BeginRun() {
   }
   wb.Put(meta, std::string(kRunningKey),
          Encode(RunRecord{boot_id, static_cast<uint8_t>(options_.durability)}));
+  // Consumed: objects may change from here on without the vector changing
+  // (chunks of a full-state transfer), and a crash must then mean a scan.
+  wb.Delete(meta, std::string(kLiveKeysKey));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   s = db_->Write(wo, &wb);
@@ -562,6 +571,20 @@ Status Store::BeginRun() {
     if (!ec) SyncDir(path_).IgnoreError();
   }
   return Status::Ok();
+}
+
+std::optional<uint64_t> Store::live_keys_at_open() const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (applies_ != 0) return std::nullopt;
+  return live_keys_at_open_;
+}
+
+Status Store::SaveLiveKeys(uint64_t count, const VersionVector& vv) {
+  rocksdb::WriteBatch wb;
+  wb.Put(handles_->cf(kMeta), std::string(kLiveKeysKey), Encode(LiveKeysRecord{vv, count}));
+  std::lock_guard<std::mutex> l(mu_);
+  if (!sync_error_.ok()) return sync_error_;
+  return Write(&wb);
 }
 
 Status Store::Checkpoint(const std::string& dir) const {

@@ -288,6 +288,14 @@ class Store {
   // Why this open took a new replica id; empty when it did not.
   const std::string& replica_id_change() const { return replica_id_change_; }
 
+  // How many keys were live at the last clean close, when that is still what
+  // the objects hold (nothing was applied since this open); nullopt
+  // otherwise, and the caller counts by a scan.
+  std::optional<uint64_t> live_keys_at_open() const;
+  // Records, for the next open, that `count` keys are live as of `vv` (the
+  // committed state). Called once at a clean close; the next open consumes it.
+  [[nodiscard]] Status SaveLiveKeys(uint64_t count, const VersionVector& vv);
+
   // Writes a consistent copy of the store to `dir` (which must not exist; on
   // the same file system its files are hard links), with the marker that
   // makes the copy take a new replica id when it is opened: a backup that
@@ -340,6 +348,7 @@ class Store {
   std::vector<ReplicaId> retired_ids_;
   std::string replica_id_change_;
   bool run_recorded_ = false;  // "running" is in meta: a clean close deletes it
+  std::optional<uint64_t> live_keys_at_open_;  // from "live_keys", when its vv matched
 
   mutable std::mutex mu_;  // guards everything below, and serializes writes
   VersionVector vv_;

@@ -38,6 +38,10 @@
 //                 (synced) by a clean close. Found at open, it means the last
 //                 run did not stop cleanly; its boot id and durability say
 //                 whether acknowledged writes may have been lost with it.
+//   "live_keys"   Encode(LiveKeysRecord): how many keys were live when the
+//                 last run closed cleanly, and the version vector then; read
+//                 and deleted by the next open, so that a start need not
+//                 decode every object to count them (Store::live_keys_at_open).
 //   "retired_ids" Encode(RetiredIdsRecord): replica ids this store wrote
 //                 under before it took its current one, oldest first;
 //                 absent until the first change of id.
@@ -91,6 +95,7 @@ inline constexpr std::string_view kAppliedKey = "applied";
 inline constexpr std::string_view kLogFloorKey = "log_floor";
 inline constexpr std::string_view kRunningKey = "running";
 inline constexpr std::string_view kRetiredIdsKey = "retired_ids";
+inline constexpr std::string_view kLiveKeysKey = "live_keys";
 
 inline constexpr std::string_view kRestoreMarkerFile = "CONVERGE-RESTORED";
 
@@ -131,6 +136,18 @@ struct RunRecord {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(boot_id, durability);
+  }
+};
+
+// The live-key count as of a version vector.
+struct LiveKeysRecord {
+  VersionVector vv;
+  uint64_t count = 0;
+
+  bool WellFormed() const { return VersionVectorRecord{vv}.WellFormed(); }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(vv, count);
   }
 };
 

@@ -181,6 +181,7 @@ void StorageSeeds(const fs::path& dir) {
   seed(14, "printable", std::string("key\x00\xff\\'", 7));
   seed(15, "running", Encode(si::RunRecord{"0f3c9a52-7e1b-4c2d-9a8e-1b2c3d4e5f60", 2}));
   seed(16, "retired_ids", Encode(si::RetiredIdsRecord{{kA, kA + 1}}));
+  seed(17, "live_keys", Encode(si::LiveKeysRecord{Vv(), 1'000'000}));
 }
 
 }  // namespace

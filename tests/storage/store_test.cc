@@ -22,6 +22,7 @@ namespace {
 
 using testing::Numbered;
 using testing::PutRaw;
+using testing::RawPut;
 using testing::SetDelta;
 using testing::TempDir;
 using testing::WriteBatchFor;
