@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "node/resp/reply.h"
@@ -73,42 +75,59 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
         }));
   }
 
-  // Takes every complete command in the buffer and submits them together.
+  // Takes every complete command in the buffer and submits them together:
+  // a pipeline costs one hop to the apply strand and one write, however
+  // many commands it holds.
   void Dispatch() {
-    auto batch = std::make_shared<std::vector<std::vector<std::string>>>();
-    std::string protocol_error;
+    size_t commands = 0;
+    protocol_error_.clear();
     for (;;) {
       resp::RequestParser::Result r = parser_.Parse();
       if (r == resp::RequestParser::Result::kGood) {
-        auto args = parser_.args();
-        batch->emplace_back(args.begin(), args.end());
+        CopyArgs(commands++, parser_.args());
         continue;
       }
-      if (r == resp::RequestParser::Result::kBad) protocol_error = parser_.error();
+      if (r == resp::RequestParser::Result::kBad) protocol_error_ = parser_.error();
       break;
     }
-    if (batch->empty() && protocol_error.empty()) return Read();
-    auto self = shared_from_this();
-    const size_t commands = batch->size();
+    if (commands == 0 && protocol_error_.empty()) return Read();
+    // The lambdas hold only `self`, so std::function keeps them inline (no
+    // allocation per request); the batch and the error live in the
+    // connection, which has one request in flight at a time.
     server_->loop_->Submit(
         commands,
-        [self, batch](size_t i, std::string* out) -> std::optional<Wait> {
+        [self = shared_from_this()](size_t i, std::string* out) -> std::optional<Wait> {
           // After QUIT the rest of the pipeline is not run (its replies
           // would never be read).
           if (self->state_.close_after_reply) return std::nullopt;
-          return self->server_->commands_->Execute(self->state_, (*batch)[i], out);
+          return self->server_->commands_->Execute(self->state_, self->batch_[i], out);
         },
-        [self, protocol_error](std::string out) {
-          if (!protocol_error.empty()) resp::AppendProtocolError(&out, protocol_error);
-          const bool close = !protocol_error.empty() || self->state_.close_after_reply;
-          asio::dispatch(self->strand_, [self, out = std::move(out), close]() mutable {
+        [self = shared_from_this()](std::string out) {
+          if (!self->protocol_error_.empty()) resp::AppendProtocolError(&out, self->protocol_error_);
+          const bool close = !self->protocol_error_.empty() || self->state_.close_after_reply;
+          // Posted, not dispatched: the write then runs on another thread
+          // while the apply strand goes on with the other replies of its
+          // commit, instead of making one send after another itself.
+          asio::post(self->strand_, [self, out = std::move(out), close]() mutable {
             self->Write(std::move(out), close);
           });
         });
   }
 
+  // Puts the parsed command into slot `i` of batch_, reusing the strings a
+  // previous request left there: in steady state a connection parses its
+  // requests without allocating.
+  void CopyArgs(size_t i, std::span<const std::string_view> args) {
+    if (batch_.size() <= i) batch_.resize(i + 1);
+    std::vector<std::string>& slot = batch_[i];
+    slot.resize(args.size());
+    for (size_t a = 0; a < args.size(); ++a) slot[a].assign(args[a]);
+    batch_used_ = i + 1;
+  }
+
   void Write(std::string out, bool close) {
     out_ = std::move(out);
+    ShrinkBatch();
     stream_.AsyncWrite(asio::buffer(out_),
                        asio::bind_executor(strand_, [self = shared_from_this(), close](
                                                         const asio::error_code& ec, size_t) {
@@ -117,6 +136,20 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
                          self->Dispatch();
                        }));
   }
+
+  // A connection that once sent a huge pipeline must not keep its memory:
+  // past a bound the reused argument strings are released.
+  void ShrinkBatch() {
+    constexpr size_t kKeptSlots = 1024;
+    if (batch_.size() > kKeptSlots) batch_.resize(kKeptSlots);
+    for (size_t i = 0; i < batch_used_ && i < batch_.size(); ++i) {
+      for (std::string& arg : batch_[i]) {
+        if (arg.capacity() > kKeptArgBytes) std::string().swap(arg);
+      }
+    }
+    batch_used_ = 0;
+  }
+  static constexpr size_t kKeptArgBytes = 4096;
 
   void Finish() {
     stream_.Close();
@@ -129,6 +162,13 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   asio::steady_timer handshake_deadline_;  // TLS only
   resp::RequestParser parser_;
   ClientState state_;  // touched only inside work run on the apply strand
+  // The commands of the request in flight (the first batch_used_ slots) and
+  // the protocol error that ended it, if any. Written on the connection's
+  // strand before Submit, read on the apply strand until its reply comes
+  // back: one request is in flight at a time, so they never race.
+  std::vector<std::vector<std::string>> batch_;
+  size_t batch_used_ = 0;
+  std::string protocol_error_;
   std::string out_;
 };
 

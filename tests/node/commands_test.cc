@@ -202,5 +202,47 @@ TEST(ProtocolErrorTest, BadRequestsGetAnErrorAndCloseWhileOthersKeepWorking) {
   EXPECT_EQ(bystander.Run({"PING"}), "PONG");
 }
 
+// A connection reuses the argument slots of its previous requests (no
+// allocation per request); a slot must never show a later command anything
+// of the command it held before: fewer arguments, more, and a long argument
+// released after its request.
+TEST(PipelineTest, RequestsOfDifferentShapesOnOneConnectionSeeOnlyTheirOwnArguments) {
+  auto node = TestNode::Start("pipe");
+  ASSERT_NE(node, nullptr);
+  Client c(node->options.port);
+  ASSERT_TRUE(c.ok());
+  auto pipeline = [&](const std::vector<std::vector<std::string>>& commands) {
+    for (const auto& args : commands) {
+      std::vector<const char*> argv;
+      std::vector<size_t> lens;
+      for (const auto& a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      redisAppendCommandArgv(c.raw(), static_cast<int>(args.size()), argv.data(), lens.data());
+    }
+    std::vector<std::string> replies;
+    for (size_t i = 0; i < commands.size(); ++i) {
+      void* r = nullptr;
+      if (redisGetReply(c.raw(), &r) != REDIS_OK || r == nullptr) return replies;
+      replies.push_back(Client::Render(static_cast<redisReply*>(r)));
+      freeReplyObject(r);
+    }
+    return replies;
+  };
+  const std::string big(10000, 'x');
+  using Replies = std::vector<std::string>;
+  EXPECT_EQ(pipeline({{"SET", "a", big}, {"SET", "b", "2"}, {"INCRBY", "n", "5"}}),
+            (Replies{"OK", "OK", ":5"}));
+  EXPECT_EQ(pipeline({{"GET", "b"}, {"INCR", "n"}}), (Replies{"2", ":6"}))
+      << "three-argument slots now hold two-argument commands";
+  EXPECT_EQ(pipeline({{"INCR", "n"}, {"GET", "a"}, {"ECHO", "e"}, {"PING"}}),
+            (Replies{":7", big, "e", "PONG"}));
+  EXPECT_EQ(pipeline({{"GET"}}), (Replies{"-ERR wrong number of arguments for 'get' command"}));
+  EXPECT_EQ(pipeline({{"SET", "c", "3", "EX"}, {"GET", "c"}}),
+            (Replies{"-ERR SET option 'EX' is not supported", "(nil)"}));
+  EXPECT_EQ(pipeline({{"MGET", "a", "b", "c", "n"}}), (Replies{"[" + big + ",2,(nil),7]"}));
+}
+
 }  // namespace
 }  // namespace converge::testing
