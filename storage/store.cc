@@ -27,6 +27,7 @@
 
 #include "crdt/codec.h"
 #include "storage/internal/format.h"
+#include "storage/internal/object_merge_operator.h"
 
 namespace converge {
 
@@ -403,6 +404,7 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, const Stor
     descs.emplace_back(std::string(kCfNames[i]),
                        MakeCfOptions(options, *compression, handles->cache, point_lookups));
   }
+  descs[kObjects].options.merge_operator = NewObjectMergeOperator(store->damaged_merge_inputs_);
   if (create) {
     CONVERGE_RETURN_IF_ERROR(CreateStore(path, db_options, descs));
   } else {
@@ -506,6 +508,9 @@ Status Store::Apply(const ApplyBatch& batch) {
   std::map<ReplicaId, uint64_t> added;
   for (const auto& [key, object] : batch.objects) wb.Put(h.cf(kObjects), key, Encode(object));
   for (const std::string& key : batch.erased_objects) wb.Delete(h.cf(kObjects), key);
+  for (const auto& [key, object] : batch.merged_objects) {
+    wb.Merge(h.cf(kObjects), key, Encode(object));
+  }
   auto log = [&](const DeltaInterval& interval) {
     const std::string key = LogKey(interval.origin(), interval.last());
     const std::string value = Encode(interval);
@@ -737,6 +742,15 @@ StatusOr<std::unique_ptr<ObjectSnapshot>> Store::SnapshotObjects() const {
       new ObjectSnapshot(db_, snapshot, std::move(it), std::move(vv)));
 }
 
+Status Store::CompactObjects() {
+  rocksdb::CompactRangeOptions o;
+  // Rewrites the bottommost level too, so operands sitting there are merged.
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  const rocksdb::Status s = db_->CompactRange(o, handles_->cf(kObjects), nullptr, nullptr);
+  if (!s.ok()) return WriteError(path_, s);
+  return Status::Ok();
+}
+
 template <class Record>
 static StatusOr<std::optional<Record>> GetRecord(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                                                  std::string_view cf_name, const std::string& path,
@@ -880,6 +894,7 @@ StoreStats Store::Stats() const {
   std::lock_guard<std::mutex> l(mu_);
   stats.applies = applies_;
   stats.log_bytes = log_bytes_;
+  stats.damaged_merge_inputs = damaged_merge_inputs_->load(std::memory_order_relaxed);
   return stats;
 }
 

@@ -7,6 +7,12 @@
 // Column family "objects": the current state of every key.
 //   key    the user key's bytes, as is (any bytes, may be empty)
 //   value  Encode(Object)                                  (crdt/codec.h)
+//          Written either whole (Put) or as RocksDB merge operands, each
+//          also Encode(Object), typically one cycle's deltas of the key. The
+//          column family's merge operator joins base and operands with
+//          Object::Join and re-encodes (object_merge.h), so every read sees
+//          one Encode(Object) and a compaction leaves one. A RocksDB opened
+//          without that operator cannot read keys that still have operands.
 //
 // Column family "log": every applied delta of every origin.
 //   key    16 bytes

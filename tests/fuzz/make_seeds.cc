@@ -179,6 +179,15 @@ void StorageSeeds(const fs::path& dir) {
   seed(13, "meta_format", si::EncodeFixed32(si::kStoreFormatVersion));
   seed(13, "meta_replica", si::EncodeFixed64(kA));
   seed(14, "printable", std::string("key\x00\xff\\'", 7));
+  // A stored hash, then two operands: a string delta and the hash again.
+  std::string merge(1, '\x01');
+  for (const std::string& piece :
+       {Encode(objects[2].second), Encode(objects[1].second), Encode(objects[2].second)}) {
+    merge.push_back(static_cast<char>(piece.size() & 0xff));
+    merge.push_back(static_cast<char>(piece.size() >> 8));
+    merge += piece;
+  }
+  seed(15, "object_merge", merge);
 }
 
 }  // namespace
