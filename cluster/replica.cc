@@ -110,7 +110,21 @@ StatusOr<const Object*> Replica::Read(std::string_view key) {
   return &Cached(key, loaded->value_or(Object()));
 }
 
-void Replica::Stage(std::string_view key, const Object&) { staged_.emplace(key); }
+void Replica::Stage(std::string_view key, const Object& delta) {
+  staged_.emplace(key);
+  auto [it, inserted] = staged_deltas_.try_emplace(std::string(key));
+  if (inserted) {
+    it->second = delta;
+  } else {
+    it->second.Join(delta);
+  }
+}
+
+bool Replica::CommitsAsMerge(const Object& object) const {
+  const LwwMap* hash = object.As<LwwMap>();
+  const size_t elements = hash != nullptr ? std::max<size_t>(hash->fields().size(), 1) : 1;
+  return elements > options_.merge_above_fields;
+}
 
 Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
   Object* object;
@@ -128,6 +142,7 @@ Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
   live_keys_ += object->Live() - was_live;
   const uint64_t seq = vv_.Get(id_) + 1;
   vv_.Set(id_, seq);
+  Stage(key, *delta);
   Delta d{id_, seq, now.ts, std::string(key), std::move(*delta)};
   if (staged_local_) {
     Status st = staged_local_->Append(d);
@@ -135,7 +150,6 @@ Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
   } else {
     staged_local_.emplace(d);
   }
-  Stage(key, *object);
   return Status::Ok();
 }
 
@@ -154,7 +168,7 @@ void Replica::JoinInterval(const DeltaInterval& interval) {
     const bool was_live = object->Live();
     object->Join(delta);
     live_keys_ += object->Live() - was_live;
-    Stage(key, *object);
+    Stage(key, delta);
   }
 }
 
@@ -263,7 +277,7 @@ Status Replica::JoinSnapshotChunk(const std::vector<std::pair<std::string, Objec
     const bool was_live = cached.Live();
     cached.Join(object);
     live_keys_ += cached.Live() - was_live;
-    Stage(key, cached);
+    Stage(key, object);
   }
   return Status::Ok();
 }
@@ -282,8 +296,16 @@ StatusOr<CommitResult> Replica::Commit() {
   CommitResult result;
   if (!HasStaged() && snapshot_floor_.empty()) return result;
   ApplyBatch batch;
-  batch.objects.reserve(staged_.size());
-  for (const std::string& key : staged_) batch.objects.emplace_back(key, cache_.find(key)->second);
+  for (const std::string& key : staged_) {
+    const Object& cached = cache_.find(key)->second;
+    auto delta = staged_deltas_.find(key);
+    if (delta != staged_deltas_.end() && CommitsAsMerge(cached)) {
+      // Moved: staged_deltas_ is cleared below whatever Apply returns.
+      batch.merged_objects.emplace_back(key, std::move(delta->second));
+    } else {
+      batch.objects.emplace_back(key, cached);
+    }
+  }
   batch.erased_objects = staged_erase_;
   batch.intervals = staged_remote_;
   if (staged_local_) batch.intervals.push_back(*staged_local_);
@@ -308,6 +330,7 @@ StatusOr<CommitResult> Replica::Commit() {
     result.remote = std::move(staged_remote_);
   }
   staged_.clear();
+  staged_deltas_.clear();
   staged_erase_.clear();
   staged_local_.reset();
   staged_remote_.clear();
@@ -341,6 +364,9 @@ StatusOr<size_t> Replica::PurgeStep(Stamp bound, size_t max_keys) {
       staged_erase_.push_back(key);
       dropped += std::max<size_t>(before, 1);
     } else if (purged.Tombstones() < before) {
+      // Staged without a delta, so Commit() puts it whole: the purge is not
+      // a join of what is stored, and a merge would keep the tombstones.
+      // (Nothing else is staged: Commit() ran above.)
       cache_[key] = purged;
       staged_.insert(key);
       dropped += before - purged.Tombstones();

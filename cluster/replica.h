@@ -6,6 +6,13 @@
 // by Commit() as one Store batch (group commit): the objects, one log entry
 // per interval, the version vector and the HLC high-water.
 //
+// Objects reach the store in one of two forms. A large object is written as
+// a merge of the join of its deltas of this cycle (local, remote and snapshot
+// chunks), so a write costs the size of the change, not of the object (a
+// hash of 100k fields was rewritten whole on every HSET before). A small one
+// is put whole, as is any object whose new state is not a join of the old
+// (a purge): see ReplicaOptions::merge_above_fields.
+//
 // Remote intervals that cannot be applied yet are held, not dropped:
 //   * a gap: interval.first() > VV[origin] + 1 (an earlier one is missing);
 //   * the clock bound: stamped more than max_clock_offset ahead of local
@@ -43,6 +50,13 @@ struct ReplicaOptions {
   size_t max_cached_objects = 200'000;
   // Remote intervals held for a gap or the clock bound. Default 4096.
   size_t max_held_intervals = 4096;
+  // Objects with more elements than this (fields of a visible hash, counted
+  // with tombstones; any other object counts as 1) are committed as merges
+  // of their deltas; others are put whole. Small objects are cheaper whole:
+  // the value written is about as small as the delta, and reads, snapshot
+  // scans and compactions then never run the merge operator for them.
+  // 0 merges every object; SIZE_MAX puts every object whole. Default 64.
+  size_t merge_above_fields = 64;
 };
 
 // What a commit produced, for replication.
@@ -136,7 +150,10 @@ class Replica {
  private:
   Object& Cached(std::string_view key, const Object& loaded);
   void LoadHolds();
-  void Stage(std::string_view key, const Object& object);
+  // Marks `key` written this cycle and joins `delta` into its staged delta.
+  void Stage(std::string_view key, const Object& delta);
+  // Whether Commit() writes this (cached, staged) object as a merge.
+  bool CommitsAsMerge(const Object& object) const;
   void Hold(DeltaInterval interval, bool for_clock);
   void JoinInterval(const DeltaInterval& interval);
 
@@ -151,6 +168,10 @@ class Replica {
 
   std::unordered_map<std::string, Object> cache_;
   std::set<std::string, std::less<>> staged_;  // keys written this cycle
+  // Per staged key, the join of its deltas this cycle: cached == stored
+  // joined with this. A staged key without one (purged, which is not a
+  // join) is put whole.
+  std::unordered_map<std::string, Object> staged_deltas_;
   std::optional<DeltaInterval> staged_local_;
   std::vector<DeltaInterval> staged_remote_;
   std::vector<std::string> staged_erase_;

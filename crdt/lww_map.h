@@ -51,7 +51,7 @@ class LwwMap {
   // Visible fields in field order.
   std::vector<std::pair<std::string, std::string>> Items() const;
   size_t Size() const;  // visible fields
-  bool Live() const { return Size() > 0; }
+  bool Live() const;  // Size() > 0, stopping at the first visible field
   size_t Tombstones() const;  // field tombstones plus the key tombstone if set
 
   const Fields& fields() const { return fields_; }

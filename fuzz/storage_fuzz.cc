@@ -4,17 +4,24 @@
 // checked against each other), the fixed-width meta values, and the CRDT
 // types of crdt/codec.h one by one (a store's values embed them).
 //
-// Input layout: byte 0 % 18 picks the decoder; the rest is its input (for
-// log entries: byte 1 % 32 is the key length, then the key, then the value).
+// Input layout: byte 0 % 19 picks the decoder; the rest is its input (for
+// log entries: byte 1 % 32 is the key length, then the key, then the value;
+// for the objects merge (15): byte 1's low bit says whether the first piece is
+// a stored base, then pieces as a 2-byte little-endian length and the bytes).
 // Checked (FUZZ_CHECK): refusals are Corruption naming the column family and
 // the key; what is accepted is well formed, canonical (encodes back to the
 // same bytes) and joins with itself to itself (decoded_value.h); a log entry
 // accepted under a key is the one LogKey(origin, last) names; fixed-width
-// values round-trip; PrintableKey stays bounded.
+// values round-trip; PrintableKey stays bounded; the objects merge
+// (storage/internal/object_merge.h) joins what decodes, counts the rest, and
+// passes the damaged bytes through only when nothing decodes.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crdt/codec.h"
 #include "crdt/delta.h"
@@ -27,6 +34,7 @@
 #include "fuzz/decoded_value.h"
 #include "fuzz/fuzz_check.h"
 #include "storage/internal/format.h"
+#include "storage/internal/object_merge.h"
 #include "storage/records.h"
 
 namespace converge::fuzz {
@@ -86,13 +94,58 @@ void CheckPrintableKey(std::string_view key) {
   for (char c : p) FUZZ_CHECK(c >= 0x20 && c < 0x7f);
 }
 
+void CheckObjectMerge(std::string_view input) {
+  if (input.empty()) return;
+  const bool has_base = (static_cast<uint8_t>(input[0]) & 1) != 0;
+  std::vector<std::string_view> pieces;
+  for (size_t at = 1; at + 2 <= input.size() && pieces.size() < 8;) {
+    const size_t len = std::min<size_t>(
+        static_cast<uint8_t>(input[at]) | (static_cast<size_t>(static_cast<uint8_t>(input[at + 1])) << 8),
+        input.size() - at - 2);
+    pieces.push_back(input.substr(at + 2, len));
+    at += 2 + len;
+  }
+  if (pieces.empty() || (has_base && pieces.size() == 1)) return;
+  std::optional<std::string_view> base;
+  std::vector<std::string_view> operands = pieces;
+  if (has_base) {
+    base = pieces.front();
+    operands.erase(operands.begin());
+  }
+  Object want;
+  size_t damaged = 0, damaged_operands = 0;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    StatusOr<Object> o = Decode<Object>(pieces[i]);
+    if (o.ok()) {
+      want.Join(*o);
+    } else {
+      ++damaged;
+      if (!has_base || i > 0) ++damaged_operands;
+    }
+  }
+  const si::MergedObject merged = si::MergeObjectValues(base, operands);
+  FUZZ_CHECK(merged.damaged == damaged);
+  if (damaged < pieces.size()) {
+    FUZZ_CHECK(merged.value == Encode(want));
+  } else {
+    FUZZ_CHECK(merged.value == pieces.front());
+  }
+  const std::optional<std::string> partial = si::JoinObjectOperands(operands);
+  FUZZ_CHECK(partial.has_value() == (damaged_operands == 0));
+  if (partial) {
+    // Joining the partial result with the base gives the full merge.
+    const si::MergedObject again = si::MergeObjectValues(base, {*partial});
+    FUZZ_CHECK(again.value == merged.value);
+  }
+}
+
 }  // namespace
 
 int FuzzStorage(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
   const std::string_view key = "k";
-  switch (data[0] % 18) {
+  switch (data[0] % 19) {
     case 0: CheckValue<Object>(si::kObjectsCf, key, in); break;
     case 1: DecodesCanonically<Delta>(in); break;
     case 2: {
@@ -112,9 +165,10 @@ int FuzzStorage(const uint8_t* data, size_t size) {
     case 12: CheckLogEntry(in); break;
     case 13: CheckMeta(in); break;
     case 14: CheckPrintableKey(in); break;
-    case 15: CheckValue<si::RunRecord>(si::kMetaCf, si::kRunningKey, in); break;
-    case 16: CheckValue<si::RetiredIdsRecord>(si::kMetaCf, si::kRetiredIdsKey, in); break;
-    case 17: CheckValue<si::LiveKeysRecord>(si::kMetaCf, si::kLiveKeysKey, in); break;
+    case 15: CheckObjectMerge(in); break;
+    case 16: CheckValue<si::RunRecord>(si::kMetaCf, si::kRunningKey, in); break;
+    case 17: CheckValue<si::RetiredIdsRecord>(si::kMetaCf, si::kRetiredIdsKey, in); break;
+    case 18: CheckValue<si::LiveKeysRecord>(si::kMetaCf, si::kLiveKeysKey, in); break;
   }
   return 0;
 }

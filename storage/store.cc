@@ -28,6 +28,7 @@
 
 #include "crdt/codec.h"
 #include "storage/internal/format.h"
+#include "storage/internal/object_merge_operator.h"
 #include "storage/internal/run.h"
 
 namespace converge {
@@ -281,9 +282,10 @@ Status ProbeExisting(const std::string& path, const std::shared_ptr<rocksdb::Log
   if (!version.ok()) {
     return CorruptionError("store " + path + " is damaged: " + version.status().message());
   }
-  if (*version != kStoreFormatVersion) {
+  if (*version < kOldestReadableFormatVersion || *version > kStoreFormatVersion) {
     return FailedPreconditionError("store " + path + " has format version " +
                                    std::to_string(*version) + "; this build reads version " +
+                                   std::to_string(kOldestReadableFormatVersion) + " to " +
                                    std::to_string(kStoreFormatVersion) + "; left as it is");
   }
   return Status::Ok();
@@ -405,6 +407,7 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, const Stor
     descs.emplace_back(std::string(kCfNames[i]),
                        MakeCfOptions(options, *compression, handles->cache, point_lookups));
   }
+  descs[kObjects].options.merge_operator = NewObjectMergeOperator(store->damaged_merge_inputs_);
   if (create) {
     CONVERGE_RETURN_IF_ERROR(CreateStore(path, db_options, descs));
   } else {
@@ -549,6 +552,8 @@ Status Store::BeginRun() {
     wb.Put(meta, std::string(kReplicaIdKey), EncodeFixed64(fresh));
     wb.Put(meta, std::string(kRetiredIdsKey), Encode(RetiredIdsRecord{retired}));
   }
+  // From here on the store may hold what older formats lack.
+  wb.Put(meta, std::string(kFormatKey), EncodeFixed32(kStoreFormatVersion));
   wb.Put(meta, std::string(kRunningKey),
          Encode(RunRecord{boot_id, static_cast<uint8_t>(options_.durability)}));
   // Consumed: objects may change from here on without the vector changing
@@ -628,6 +633,9 @@ Status Store::Apply(const ApplyBatch& batch) {
   std::map<ReplicaId, uint64_t> added;
   for (const auto& [key, object] : batch.objects) wb.Put(h.cf(kObjects), key, Encode(object));
   for (const std::string& key : batch.erased_objects) wb.Delete(h.cf(kObjects), key);
+  for (const auto& [key, object] : batch.merged_objects) {
+    wb.Merge(h.cf(kObjects), key, Encode(object));
+  }
   auto log = [&](const DeltaInterval& interval) {
     const std::string key = LogKey(interval.origin(), interval.last());
     const std::string value = Encode(interval);
@@ -859,6 +867,15 @@ StatusOr<std::unique_ptr<ObjectSnapshot>> Store::SnapshotObjects() const {
       new ObjectSnapshot(db_, snapshot, std::move(it), std::move(vv)));
 }
 
+Status Store::CompactObjects() {
+  rocksdb::CompactRangeOptions o;
+  // Rewrites the bottommost level too, so operands sitting there are merged.
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  const rocksdb::Status s = db_->CompactRange(o, handles_->cf(kObjects), nullptr, nullptr);
+  if (!s.ok()) return WriteError(path_, s);
+  return Status::Ok();
+}
+
 template <class Record>
 static StatusOr<std::optional<Record>> GetRecord(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
                                                  std::string_view cf_name, const std::string& path,
@@ -1002,6 +1019,7 @@ StoreStats Store::Stats() const {
   std::lock_guard<std::mutex> l(mu_);
   stats.applies = applies_;
   stats.log_bytes = log_bytes_;
+  stats.damaged_merge_inputs = damaged_merge_inputs_->load(std::memory_order_relaxed);
   return stats;
 }
 

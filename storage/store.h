@@ -135,11 +135,21 @@ struct StoreOptions {
 };
 
 // One apply cycle's mutations; Apply writes all of them or none.
+//
+// Objects are written in the order of the fields: `objects` (whole values),
+// then `erased_objects`, then `merged_objects`; so a key put or erased and
+// merged in one batch ends as the put (or nothing) joined with the merge.
 struct ApplyBatch {
-  // Each key's new state (the whole Object, already joined by the caller).
+  // Keys whose stored object is replaced by this one (already joined by the
+  // caller with everything stored). Needed where the new state is not a
+  // join, e.g. after Object::Purge; cheaper than a merge for small objects.
   std::vector<std::pair<std::string, Object>> objects;
   // Keys whose object is dropped entirely (after Object::Purge said so).
   std::vector<std::string> erased_objects;
+  // Keys whose stored object (none counts as empty) is joined with this one:
+  // a RocksDB merge, written in O(size of this Object), not of the stored
+  // one. What readers see is the join (storage/internal/object_merge.h).
+  std::vector<std::pair<std::string, Object>> merged_objects;
   // Log entries. The log holds delta intervals keyed by (origin, last seq):
   // a node logs what it applied in the form it applied it, so it can relay a
   // joined interval it received as it got it. Each Delta here is logged as a
@@ -171,6 +181,10 @@ struct StoreStats {
   uint64_t wal_bytes = 0;  // bytes written to the WAL since open (idem)
   uint64_t applies = 0;    // Apply calls that wrote since open
   uint64_t log_bytes = 0;  // as log_bytes()
+  // Object values or merge operands that did not decode when a merge met
+  // them and were left out of the join (storage/internal/object_merge.h);
+  // counted per merge since open, so one damaged key may count many times.
+  uint64_t damaged_merge_inputs = 0;
 };
 
 // A consistent point-in-time view of all objects and of the version vector
@@ -240,6 +254,9 @@ class Store {
   [[nodiscard]] StatusOr<std::optional<Object>> GetObject(std::string_view key) const;
   // A consistent snapshot over all objects. REQUIRES: released before *this.
   [[nodiscard]] StatusOr<std::unique_ptr<ObjectSnapshot>> SnapshotObjects() const;
+  // Compacts the objects column family fully, which folds every key's merge
+  // operands into one value (tests; operators after a bulk load).
+  [[nodiscard]] Status CompactObjects();
 
   // Log entries of `origin` that hold some seq in [from_seq, to_seq] (the
   // first may start below from_seq: entries are intervals), in seq order,
@@ -344,6 +361,9 @@ class Store {
   std::unique_ptr<Handles> handles_;
   rocksdb::DB* db_ = nullptr;  // owned by handles_
   std::shared_ptr<rocksdb::Statistics> statistics_;
+  // Raised by the objects merge operator (on RocksDB's threads).
+  std::shared_ptr<std::atomic<uint64_t>> damaged_merge_inputs_ =
+      std::make_shared<std::atomic<uint64_t>>(0);
   ReplicaId replica_id_ = 0;
   std::vector<ReplicaId> retired_ids_;
   std::string replica_id_change_;

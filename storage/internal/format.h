@@ -7,6 +7,12 @@
 // Column family "objects": the current state of every key.
 //   key    the user key's bytes, as is (any bytes, may be empty)
 //   value  Encode(Object)                                  (crdt/codec.h)
+//          Written either whole (Put) or as RocksDB merge operands, each
+//          also Encode(Object), typically one cycle's deltas of the key. The
+//          column family's merge operator joins base and operands with
+//          Object::Join and re-encodes (object_merge.h), so every read sees
+//          one Encode(Object) and a compaction leaves one. A RocksDB opened
+//          without that operator cannot read keys that still have operands.
 //
 // Column family "log": every applied delta of every origin.
 //   key    16 bytes
@@ -78,9 +84,15 @@
 
 namespace converge::storage_internal {
 
-// Bumped when the layout above changes incompatibly. A store of another
-// version is refused at open, never rewritten.
-inline constexpr uint32_t kStoreFormatVersion = 1;
+// Bumped when the layout above changes incompatibly. A store of a version
+// this build cannot read is refused at open, never rewritten; one it can
+// read is marked with kStoreFormatVersion by the open, so an older build
+// refuses it with a clear error.
+//   1  objects are whole values only
+//   2  objects may also hold merge operands (object_merge.h): a build
+//      without the merge operator cannot read them
+inline constexpr uint32_t kStoreFormatVersion = 2;
+inline constexpr uint32_t kOldestReadableFormatVersion = 1;
 
 inline constexpr std::string_view kObjectsCf = "objects";
 inline constexpr std::string_view kLogCf = "log";

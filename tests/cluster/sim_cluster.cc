@@ -1,5 +1,6 @@
 #include "tests/cluster/sim_cluster.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <tuple>
@@ -84,7 +85,12 @@ void SimCluster::OpenNode(int i) {
   if (!store.ok()) std::abort();  // a test fixture cannot go on without its store
   n.store = std::move(*store);
   n.id = n.store->replica_id();
-  n.replica = std::make_unique<Replica>(n.store.get(), &n.clock, ReplicaOptions{});
+  // Nodes differ in how they commit objects (all merged, the default rule,
+  // all whole), so every run checks that the forms converge alike.
+  ReplicaOptions replica_options;
+  const size_t kMergeThresholds[] = {0, ReplicaOptions().merge_above_fields, SIZE_MAX};
+  replica_options.merge_above_fields = kMergeThresholds[i % 3];
+  n.replica = std::make_unique<Replica>(n.store.get(), &n.clock, replica_options);
   n.network = std::make_unique<Network>(this, i);
   MemberRecord self{n.id, "n" + std::to_string(i), "", "sim:" + std::to_string(i), false};
   ReplicatorOptions ro;

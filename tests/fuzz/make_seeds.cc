@@ -179,9 +179,18 @@ void StorageSeeds(const fs::path& dir) {
   seed(13, "meta_format", si::EncodeFixed32(si::kStoreFormatVersion));
   seed(13, "meta_replica", si::EncodeFixed64(kA));
   seed(14, "printable", std::string("key\x00\xff\\'", 7));
-  seed(15, "running", Encode(si::RunRecord{"0f3c9a52-7e1b-4c2d-9a8e-1b2c3d4e5f60", 2}));
-  seed(16, "retired_ids", Encode(si::RetiredIdsRecord{{kA, kA + 1}}));
-  seed(17, "live_keys", Encode(si::LiveKeysRecord{Vv(), 1'000'000}));
+  // A stored hash, then two operands: a string delta and the hash again.
+  std::string merge(1, '\x01');
+  for (const std::string& piece :
+       {Encode(objects[2].second), Encode(objects[1].second), Encode(objects[2].second)}) {
+    merge.push_back(static_cast<char>(piece.size() & 0xff));
+    merge.push_back(static_cast<char>(piece.size() >> 8));
+    merge += piece;
+  }
+  seed(15, "object_merge", merge);
+  seed(16, "running", Encode(si::RunRecord{"0f3c9a52-7e1b-4c2d-9a8e-1b2c3d4e5f60", 2}));
+  seed(17, "retired_ids", Encode(si::RetiredIdsRecord{{kA, kA + 1}}));
+  seed(18, "live_keys", Encode(si::LiveKeysRecord{Vv(), 1'000'000}));
 }
 
 }  // namespace

@@ -137,29 +137,44 @@ TEST(OpenTest, ForeignRocksDbIsRefused) {
   ExpectRefused(dir.path(), StatusCode::kFailedPrecondition, "not a Converge store");
 }
 
+// Rewrites the format record as another version would have written it.
+void SetFormatVersion(const std::string& path, char version) {
+  testing::PutRaw(path, {{"meta", "format", std::string("\0\0\0", 3) + version}});
+}
+
 TEST(OpenTest, OtherFormatVersionIsRefused) {
   TempDir dir;
   MakeStore(dir.path());
+  SetFormatVersion(dir.path(), 3);  // a future version
+  ExpectRefused(dir.path(), StatusCode::kFailedPrecondition, "format version 3");
+  SetFormatVersion(dir.path(), 0);
+  ExpectRefused(dir.path(), StatusCode::kFailedPrecondition, "format version 0");
+}
+
+TEST(OpenTest, VersionOneStoreOpensAndIsMarkedVersionTwo) {
+  TempDir dir;
+  MakeStore(dir.path());
+  SetFormatVersion(dir.path(), 1);
   {
-    // Rewrite the format record as a future version would.
-    rocksdb::DBOptions o;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, dir.path(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-    for (const auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(o, dir.path(), descs, &handles, &db).ok());
-    const size_t meta = std::find(names.begin(), names.end(), "meta") - names.begin();
-    ASSERT_LT(meta, names.size());
-    ASSERT_TRUE(
-        db->Put(rocksdb::WriteOptions(), handles[meta], "format", std::string("\0\0\0\x02", 4))
-            .ok());
-    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    ASSERT_TRUE(db->Close().ok());
-    delete db;
+    StatusOr<std::unique_ptr<Store>> s = Store::Open(dir.path(), StoreOptions());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
   }
-  ExpectRefused(dir.path(), StatusCode::kFailedPrecondition, "format version 2");
+  // What an older build would now find: version 2, which it refuses.
+  rocksdb::DBOptions o;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, dir.path(), &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (const auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(o, dir.path(), descs, &handles, &db).ok());
+  const size_t meta = std::find(names.begin(), names.end(), "meta") - names.begin();
+  ASSERT_LT(meta, names.size());
+  std::string value;
+  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), handles[meta], "format", &value).ok());
+  EXPECT_EQ(value, std::string("\0\0\0\x02", 4));
+  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  delete db;
 }
 
 TEST(OpenTest, GarbledCurrentIsRefused) {
