@@ -220,6 +220,7 @@ class Node::Impl {
     s->stable_vv = replicator_->StableVector();
     s->log_floor = store_->log_floor();
     s->log_bytes = store_->log_bytes();
+    s->damaged_merge_inputs = store_->Stats().damaged_merge_inputs;
     s->keys = replica_->live_keys();
     s->holds = replica_->holds();
     s->holds_expired = commands_->holds_expired();

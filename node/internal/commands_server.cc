@@ -233,6 +233,7 @@ std::string CommandTable::InfoText(std::string_view section) {
       retired += Hex(id);
     }
     line("retired_ids", retired);
+    line("damaged_merge_inputs", std::to_string(s_.store->Stats().damaged_merge_inputs));
   }
   if (want("replication")) {
     const std::vector<MemberView> members = s_.replicator->Members();

@@ -262,6 +262,10 @@ std::string RenderMetrics(const NodeStatus& s) {
   p.Single("converge_log_bytes", "gauge", "Approximate bytes in the delta log (keys plus values).",
            static_cast<double>(s.log_bytes));
   p.Single("converge_keys", "gauge", "Live keys.", static_cast<double>(s.keys));
+  p.Single("converge_damaged_merge_inputs_total", "counter",
+           "Stored objects or merge operands that did not decode during a merge (damage on "
+           "disk: a damaged value is rebuilt from its operands, a damaged operand is left out).",
+           static_cast<double>(s.damaged_merge_inputs));
   p.Single("converge_tombstones_pending", "gauge",
            "Tombstones not yet purged (waiting for causal stability), at the last state scan.",
            static_cast<double>(s.scan.tombstones));

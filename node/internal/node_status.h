@@ -65,6 +65,9 @@ struct NodeStatus {
   VersionVector stable_vv;
   VersionVector log_floor;
   uint64_t log_bytes = 0;
+  // Stored objects or merge operands that failed to decode in a merge
+  // (storage/internal/object_merge.h): damage on disk, worked around.
+  uint64_t damaged_merge_inputs = 0;
   uint64_t keys = 0;
   uint64_t holds = 0;
   uint64_t holds_expired = 0;
