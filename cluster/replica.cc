@@ -14,7 +14,8 @@ Replica::Replica(Store* store, PhysicalClock* clock, ReplicaOptions options)
       clock_(clock, options.max_clock_offset_ms),
       id_(store->replica_id()),
       vv_(store->version_vector()),
-      committed_vv_(vv_) {
+      committed_vv_(vv_),
+      cache_(std::max<size_t>(options.max_cached_objects, 1)) {
   // A restart never issues a timestamp at or below one it issued before.
   clock_.Restore(store->hlc_high_water());
   // The count a clean close left saves decoding every object; after a crash
@@ -82,18 +83,17 @@ StatusOr<std::optional<IdempotencyRecord>> Replica::FindIdempotency(const std::s
   return store_->GetIdempotency(key);
 }
 
-Object& Replica::Cached(std::string_view key, const Object& loaded) {
-  if (cache_.size() >= options_.max_cached_objects) {
-    // Evict what is not staged; staged objects must stay until Commit().
-    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > options_.max_cached_objects / 2;) {
-      if (staged_.count(it->first) == 0) {
-        it = cache_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  return cache_.emplace(std::string(key), loaded).first->second;
+Object& Replica::Cached(std::string_view key, Object loaded) {
+  // Staged objects must stay until Commit(): it writes them from the cache.
+  return cache_.Insert(key, std::move(loaded),
+                       [this](std::string_view k) { return staged_.find(k) != staged_.end(); });
+}
+
+StatusOr<Object*> Replica::Writable(std::string_view key) {
+  if (Object* cached = cache_.Find(key)) return cached;
+  StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
+  if (!loaded.ok()) return loaded.status();
+  return &Cached(key, loaded->value_or(Object()));
 }
 
 StatusOr<Object> Replica::Get(std::string_view key) {
@@ -103,11 +103,18 @@ StatusOr<Object> Replica::Get(std::string_view key) {
 }
 
 StatusOr<const Object*> Replica::Read(std::string_view key) {
-  auto it = cache_.find(std::string(key));
-  if (it != cache_.end()) return &it->second;
+  if (const Object* cached = cache_.Find(key)) return cached;
   StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
   if (!loaded.ok()) return loaded.status();
-  return &Cached(key, loaded->value_or(Object()));
+  // An absent key is not cached: GETs of random missing keys would fill the
+  // cache with empty objects and evict live ones, and the store answers a
+  // miss from its bloom filters without reading a block. The empty object
+  // is immutable, so the pointer stays valid for as long as promised.
+  if (!loaded->has_value()) {
+    static const Object* const kAbsent = new Object();
+    return kAbsent;
+  }
+  return &Cached(key, std::move(**loaded));
 }
 
 void Replica::Stage(std::string_view key, const Object& delta) {
@@ -127,14 +134,9 @@ bool Replica::CommitsAsMerge(const Object& object) const {
 }
 
 Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
-  Object* object;
-  if (auto it = cache_.find(std::string(key)); it != cache_.end()) {
-    object = &it->second;
-  } else {
-    StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
-    if (!loaded.ok()) return loaded.status();
-    object = &Cached(key, loaded->value_or(Object()));
-  }
+  StatusOr<Object*> writable = Writable(key);
+  if (!writable.ok()) return writable.status();
+  Object* object = *writable;
   const Stamp now{clock_.Now(), id_};
   const bool was_live = object->Live();
   StatusOr<Object> delta = mutation(*object, now);
@@ -155,10 +157,8 @@ Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
 
 void Replica::JoinInterval(const DeltaInterval& interval) {
   for (const auto& [key, delta] : interval.objects()) {
-    Object* object;
-    if (auto it = cache_.find(key); it != cache_.end()) {
-      object = &it->second;
-    } else {
+    Object* object = cache_.Find(key);
+    if (object == nullptr) {
       StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
       // A key whose stored bytes are damaged is rebuilt from the join rather
       // than blocking replication of everything else; the damage itself is
@@ -271,9 +271,9 @@ StatusOr<std::string> Replica::Digest() const {
 
 Status Replica::JoinSnapshotChunk(const std::vector<std::pair<std::string, Object>>& objects) {
   for (const auto& [key, object] : objects) {
-    StatusOr<Object> current = Get(key);
-    if (!current.ok()) return current.status();
-    Object& cached = cache_.find(key)->second;
+    StatusOr<Object*> writable = Writable(key);
+    if (!writable.ok()) return writable.status();
+    Object& cached = **writable;
     const bool was_live = cached.Live();
     cached.Join(object);
     live_keys_ += cached.Live() - was_live;
@@ -297,7 +297,8 @@ StatusOr<CommitResult> Replica::Commit() {
   if (!HasStaged() && snapshot_floor_.empty()) return result;
   ApplyBatch batch;
   for (const std::string& key : staged_) {
-    const Object& cached = cache_.find(key)->second;
+    // Staged keys are never evicted, so this finds the object.
+    const Object& cached = *cache_.Find(key);
     auto delta = staged_deltas_.find(key);
     if (delta != staged_deltas_.end() && CommitsAsMerge(cached)) {
       // Moved: staged_deltas_ is cleared below whatever Apply returns.
@@ -318,8 +319,8 @@ StatusOr<CommitResult> Replica::Commit() {
 
   Status st = store_->Apply(batch);
   if (!st.ok()) {
-    for (const std::string& key : staged_) cache_.erase(key);
-    for (const std::string& key : staged_erase_) cache_.erase(key);
+    for (const std::string& key : staged_) cache_.Erase(key);
+    for (const std::string& key : staged_erase_) cache_.Erase(key);
     vv_ = committed_vv_;
     live_keys_ = committed_live_keys_;
     LoadHolds();
@@ -360,16 +361,18 @@ StatusOr<size_t> Replica::PurgeStep(Stamp bound, size_t max_keys) {
     Object purged = *current;
     const bool drop = purged.Purge(bound);
     if (drop) {
-      cache_.erase(key);
+      cache_.Erase(key);
       staged_erase_.push_back(key);
       dropped += std::max<size_t>(before, 1);
     } else if (purged.Tombstones() < before) {
       // Staged without a delta, so Commit() puts it whole: the purge is not
       // a join of what is stored, and a merge would keep the tombstones.
       // (Nothing else is staged: Commit() ran above.)
-      cache_[key] = purged;
-      staged_.insert(key);
+      StatusOr<Object*> writable = Writable(key);
+      if (!writable.ok()) return writable.status();
       dropped += before - purged.Tombstones();
+      **writable = std::move(purged);
+      staged_.insert(key);
     }
   }
   purge_cursor_ = it.Valid() ? std::string(it.key()) : std::string();

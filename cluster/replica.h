@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cluster/object_cache.h"
 #include "crdt/delta.h"
 #include "crdt/hybrid_clock.h"
 #include "crdt/object.h"
@@ -91,8 +92,12 @@ class Replica {
   // The object at `key` (an empty Object when absent), staged writes included.
   StatusOr<Object> Get(std::string_view key);
   // The same without a copy: the pointer stays valid until the next call that
-  // changes this replica (Mutate, ApplyRemote, Commit, ...).
+  // changes this replica (Mutate, ApplyRemote, Commit, ...). A key absent
+  // from the store is not cached (see Read in replica.cc).
   StatusOr<const Object*> Read(std::string_view key);
+
+  // Objects in the cache, staged included (for tests and INFO).
+  size_t cached_objects() const { return cache_.size(); }
 
   // Keys whose object is live, staged writes included (DBSIZE). Counted by a
   // scan at construction, then kept up to date by every change.
@@ -148,7 +153,11 @@ class Replica {
   StatusOr<size_t> PurgeStep(Stamp bound, size_t max_keys);
 
  private:
-  Object& Cached(std::string_view key, const Object& loaded);
+  // Caches `loaded` at `key`; staged keys are never evicted to make room.
+  Object& Cached(std::string_view key, Object loaded);
+  // The cached object at `key`, loaded (or created empty) if not cached: for
+  // a change, which stages the key.
+  StatusOr<Object*> Writable(std::string_view key);
   void LoadHolds();
   // Marks `key` written this cycle and joins `delta` into its staged delta.
   void Stage(std::string_view key, const Object& delta);
@@ -166,7 +175,7 @@ class Replica {
   VersionVector committed_vv_;
   VersionVector snapshot_floor_;  // staged log-floor raise from a snapshot
 
-  std::unordered_map<std::string, Object> cache_;
+  ObjectCache cache_;
   std::set<std::string, std::less<>> staged_;  // keys written this cycle
   // Per staged key, the join of its deltas this cycle: cached == stored
   // joined with this. A staged key without one (purged, which is not a

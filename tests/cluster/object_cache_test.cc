@@ -1,0 +1,156 @@
+// The Replica's object cache: the capacity holds without a burst of
+// evictions, staged (pinned) entries are never evicted, and reads of absent
+// keys are answered without filling the cache.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+
+#include "cluster/object_cache.h"
+#include "cluster/replica.h"
+#include "crdt/hybrid_clock.h"
+#include "storage/store.h"
+
+namespace converge {
+namespace {
+
+Object Register(const std::string& value) {
+  Object o;
+  if (!o.Set(Stamp{Timestamp(1, 0), 1}, value).ok()) std::abort();
+  return o;
+}
+
+const ObjectCache::IsPinned kNothingPinned = [](std::string_view) { return false; };
+
+TEST(ObjectCacheTest, InsertsPastCapacityEvictAFewEachAndHoldTheBound) {
+  ObjectCache cache(100);
+  for (int i = 0; i < 1000; ++i) {
+    const size_t before = cache.size();
+    cache.Insert("k" + std::to_string(i), Object(), kNothingPinned);
+    // Bounded work: one insert never frees more than kMaxEvictPerInsert.
+    EXPECT_GE(cache.size() + ObjectCache::kMaxEvictPerInsert, before + 1);
+    EXPECT_LE(cache.size(), 100u);
+  }
+  EXPECT_EQ(cache.size(), 100u);
+}
+
+TEST(ObjectCacheTest, PinnedEntriesAreNeverEvicted) {
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  ObjectCache cache(64);
+  std::set<std::string, std::less<>> pinned;
+  const ObjectCache::IsPinned is_pinned = [&](std::string_view k) { return pinned.count(k) > 0; };
+  for (int i = 0; i < 5000; ++i) {
+    const std::string key = "k" + std::to_string(rng() % 400);
+    if (cache.Find(key) == nullptr) cache.Insert(key, Register(key), is_pinned);
+    if (rng() % 8 == 0 && pinned.size() < 48) pinned.insert(key);
+    if (rng() % 500 == 0) pinned.clear();  // a commit unpins everything
+    for (const std::string& p : pinned) {
+      Object* o = cache.Find(p);
+      ASSERT_NE(o, nullptr) << p << " evicted while pinned, step " << i;
+      EXPECT_EQ(o->As<LwwRegister>()->value(), p);
+    }
+  }
+}
+
+TEST(ObjectCacheTest, AllPinnedGoesOverCapacityThenComesBack) {
+  ObjectCache cache(10);
+  std::set<std::string, std::less<>> pinned;
+  const ObjectCache::IsPinned is_pinned = [&](std::string_view k) { return pinned.count(k) > 0; };
+  for (int i = 0; i < 30; ++i) {
+    const std::string key = "p" + std::to_string(i);
+    pinned.insert(key);
+    cache.Insert(key, Object(), is_pinned);
+  }
+  EXPECT_EQ(cache.size(), 30u);  // nothing could go
+  pinned.clear();
+  for (int i = 0; i < 200; ++i) cache.Insert("k" + std::to_string(i), Object(), is_pinned);
+  EXPECT_LE(cache.size(), 10u);
+}
+
+TEST(ObjectCacheTest, EraseFreesTheSlotForReuse) {
+  ObjectCache cache(4);
+  for (int i = 0; i < 4; ++i) cache.Insert("k" + std::to_string(i), Object(), kNothingPinned);
+  cache.Erase("k1");
+  cache.Erase("absent");
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.Find("k1"), nullptr);
+  cache.Insert("k1", Register("again"), kNothingPinned);
+  EXPECT_EQ(cache.Find("k1")->As<LwwRegister>()->value(), "again");
+}
+
+class ReplicaCacheTest : public ::testing::Test {
+ protected:
+  ReplicaCacheTest() {
+    std::string tmpl = "/tmp/converge-replica-cache-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+    dir_ = tmpl;
+    StatusOr<std::unique_ptr<Store>> s = Store::Open(dir_ + "/db", StoreOptions());
+    if (!s.ok()) std::abort();
+    store_ = std::move(*s);
+    ReplicaOptions options;
+    options.max_cached_objects = 16;
+    replica_ = std::make_unique<Replica>(store_.get(), &clock_, options);
+  }
+  ~ReplicaCacheTest() override {
+    replica_.reset();
+    store_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void SetKey(const std::string& key, const std::string& value) {
+    ASSERT_TRUE(replica_->Mutate(key, [&](Object& o, Stamp now) { return o.Set(now, value); }).ok());
+  }
+  std::string Value(const std::string& key) {
+    StatusOr<const Object*> o = replica_->Read(key);
+    if (!o.ok() || !(*o)->Live()) return "<none>";
+    return (*o)->As<LwwRegister>()->value();
+  }
+
+  ManualClock clock_{1'000'000};
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Replica> replica_;
+};
+
+TEST_F(ReplicaCacheTest, ReadsOfAbsentKeysAreEmptyAndNotCached) {
+  SetKey("present", "v");
+  ASSERT_TRUE(replica_->Commit().ok());
+  const size_t cached = replica_->cached_objects();
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(Value("missing" + std::to_string(i)), "<none>");
+  EXPECT_EQ(replica_->cached_objects(), cached);
+  EXPECT_EQ(Value("present"), "v");
+  // A write after an absent read sees the absent key, and then its value.
+  SetKey("missing7", "now");
+  EXPECT_EQ(Value("missing7"), "now");
+  ASSERT_TRUE(replica_->Commit().ok());
+  EXPECT_EQ(Value("missing7"), "now");
+  EXPECT_EQ(replica_->live_keys(), 2u);
+}
+
+TEST_F(ReplicaCacheTest, StagedWritesSurviveManyReadsAndAreCommitted) {
+  for (int i = 0; i < 50; ++i) SetKey("old" + std::to_string(i), "o" + std::to_string(i));
+  ASSERT_TRUE(replica_->Commit().ok());
+  // More staged keys than the cache holds, with reads of stored keys between
+  // them that need room: the staged objects must stay until Commit.
+  for (int i = 0; i < 40; ++i) {
+    SetKey("new" + std::to_string(i), "n" + std::to_string(i));
+    EXPECT_EQ(Value("old" + std::to_string(i)), "o" + std::to_string(i));
+  }
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(Value("new" + std::to_string(i)), "n" + std::to_string(i));
+  ASSERT_TRUE(replica_->Commit().ok());
+  EXPECT_LE(replica_->cached_objects(), 16u + 40u);
+  for (int i = 0; i < 200; ++i) Value("old" + std::to_string(i % 50));
+  EXPECT_LE(replica_->cached_objects(), 16u);  // back under the bound once unpinned
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(Value("new" + std::to_string(i)), "n" + std::to_string(i));
+  EXPECT_EQ(replica_->live_keys(), 90u);
+}
+
+}  // namespace
+}  // namespace converge
