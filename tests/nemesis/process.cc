@@ -14,6 +14,8 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/testing/free_port.h"
+
 namespace converge::nemesis {
 namespace {
 
@@ -31,21 +33,7 @@ std::string Join(const std::vector<std::string>& v, char sep) {
 
 }  // namespace
 
-uint16_t PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    return 0;
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+uint16_t PickFreePort() { return testing::PickFreePort(); }
 
 bool Ping(uint16_t port, int timeout_ms) {
   timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};

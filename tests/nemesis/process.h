@@ -57,7 +57,8 @@ class ServerProcess {
   bool paused_ = false;
 };
 
-// A port on 127.0.0.1 that was free a moment ago.
+// A port on 127.0.0.1 that was free a moment ago, below the ephemeral range
+// and not handed out before by this process; 0 if none was found.
 uint16_t PickFreePort();
 
 // One PING over a fresh connection; true on +PONG.

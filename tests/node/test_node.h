@@ -17,15 +17,9 @@
 #include <asio.hpp>
 
 #include "node/node.h"
+#include "tests/testing/free_port.h"
 
 namespace converge::testing {
-
-// A free TCP port on 127.0.0.1 (bound, read and released).
-inline uint16_t PickFreePort() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
 
 inline std::string TempDir(const std::string& tag) {
   std::string tmpl = "/tmp/converge-" + tag + "-XXXXXX";
