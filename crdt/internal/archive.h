@@ -45,6 +45,7 @@ class CanonicalOutputArchive
       : cereal::OutputArchive<CanonicalOutputArchive, cereal::AllowEmptyClassElision>(this),
         out_(out) {}
   void saveBinary(const void* data, std::size_t size) {
+    if (size == 0) return;  // data may be null (an empty vector of numbers)
     out_->append(static_cast<const char*>(data), size);
   }
 
@@ -60,6 +61,9 @@ class BoundedInputArchive
         in_(in) {}
   void loadBinary(void* data, std::size_t size) {
     if (size > remaining()) throw cereal::Exception("truncated input");
+    // An empty vector of numbers comes as (nullptr, 0): memcpy must not see
+    // a null pointer even for no bytes.
+    if (size == 0) return;
     std::memcpy(data, in_.data() + pos_, size);
     pos_ += size;
   }
