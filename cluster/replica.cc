@@ -307,7 +307,11 @@ StatusOr<CommitResult> Replica::Commit() {
       batch.objects.emplace_back(key, cached);
     }
   }
-  batch.erased_objects = staged_erase_;
+  // A key written after its purge dropped it is put, not erased: the write
+  // is newer. (PurgeStep commits its drops at once, so this is a guard.)
+  for (const std::string& key : staged_erase_) {
+    if (staged_.find(key) == staged_.end()) batch.erased_objects.push_back(key);
+  }
   batch.intervals = staged_remote_;
   if (staged_local_) batch.intervals.push_back(*staged_local_);
   batch.version_vector = vv_;

@@ -131,8 +131,9 @@ class Replica {
   StatusOr<std::optional<IdempotencyRecord>> FindIdempotency(const std::string& key) const;
 
   bool HasStaged() const {
-    return !staged_.empty() || staged_local_ || !staged_remote_.empty() ||
-           !staged_holds_.empty() || !staged_hold_releases_.empty() || !staged_idem_.empty();
+    return !staged_.empty() || !staged_erase_.empty() || staged_local_ ||
+           !staged_remote_.empty() || !staged_holds_.empty() || !staged_hold_releases_.empty() ||
+           !staged_idem_.empty();
   }
   // Writes everything staged as one batch. On failure nothing staged is kept
   // (the cache forgets the staged keys, the vector and seq go back) and the
