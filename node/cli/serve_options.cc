@@ -28,6 +28,7 @@ enum class Kind {
   kPort,        // 1..65535
   kPortOrOff,   // 0..65535, 0 = off
   kMillis,      // 1..kMaxMillis
+  kThreads,     // 1..kMaxThreads
   kFsync,       // always | batch | everysec
   kLogLevel,    // trace | debug | info | warn | error
   kSeeds,       // "h:q,h:q" or, in TOML, ["h:q", "h:q"]
@@ -46,6 +47,7 @@ struct OptionSpec {
 // One day: far beyond any sensible period, and small enough that the node can
 // turn it into nanoseconds without overflow.
 constexpr int64_t kMaxMillis = 86'400'000;
+constexpr int64_t kMaxThreads = 64;
 
 // PROTOCOL.md, The executable. The order is the order of `serve --help`.
 constexpr OptionSpec kOptions[] = {
@@ -76,6 +78,8 @@ constexpr OptionSpec kOptions[] = {
     {"gossip-interval-ms", Kind::kMillis, "MS", "anti-entropy period (default 200)"},
     {"max-clock-offset-ms", Kind::kMillis, "MS", "HLC skew bound (default 500)"},
     {"fault-injection", Kind::kFlag, "", "enable the DEBUG fault commands (default off)"},
+    {"threads", Kind::kThreads, "N",
+     "threads serving clients and peers; more help only with cores to spare (default 1)"},
     {"log-level", Kind::kLogLevel, "trace|debug|info|warn|error", "log level (default info)"},
 };
 
@@ -266,6 +270,11 @@ Status Apply(const OptionSpec& spec, const RawValue& raw, std::string_view label
       CONVERGE_ASSIGN_OR_RETURN(const int64_t ms, CheckInteger(raw, 1, kMaxMillis, label, from_command_line));
       if (spec.name == "gossip-interval-ms") o.gossip_interval_ms = static_cast<uint64_t>(ms);
       if (spec.name == "max-clock-offset-ms") o.max_clock_offset_ms = static_cast<uint64_t>(ms);
+      return Status::Ok();
+    }
+    case Kind::kThreads: {
+      CONVERGE_ASSIGN_OR_RETURN(const int64_t n, CheckInteger(raw, 1, kMaxThreads, label, from_command_line));
+      o.threads = static_cast<int>(n);
       return Status::Ok();
     }
     case Kind::kFsync: {

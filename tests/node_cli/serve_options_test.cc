@@ -40,6 +40,7 @@ TEST(ServeOptionsTest, DefaultsAreThoseOfTheProtocol) {
   EXPECT_EQ(o->max_clock_offset_ms, 500u);
   EXPECT_FALSE(o->fault_injection);
   EXPECT_EQ(o->log_level, "info");
+  EXPECT_EQ(o->threads, 1);
 }
 
 TEST(ServeOptionsTest, EveryOptionFromFlags) {
@@ -49,8 +50,9 @@ TEST(ServeOptionsTest, EveryOptionFromFlags) {
       "--data-dir", "/var/lib/converge", "--name", "n1", "--bind", "0.0.0.0", "--port", "7001",
       "--peer-port", "17101", "--seeds", "127.0.0.1:17002,[::1]:17003", "--cluster-secret-file", secret,
       "--requirepass", "pw", "--http-port", "9100", "--fsync", "always", "--gossip-interval-ms", "50",
-      "--max-clock-offset-ms", "250", "--fault-injection", "--log-level", "debug"});
+      "--max-clock-offset-ms", "250", "--fault-injection", "--threads", "3", "--log-level", "debug"});
   ASSERT_OK(o);
+  EXPECT_EQ(o->threads, 3);
   EXPECT_EQ(o->data_dir, "/var/lib/converge");
   EXPECT_EQ(o->name, "n1");
   EXPECT_EQ(o->bind, "0.0.0.0");
@@ -121,6 +123,8 @@ TEST(ServeOptionsTest, InvalidFlagsAreRefusedNamingTheOption) {
       {{"--log-level", "verbose"}, "--log-level"},
       {{"--log-level", "INFO"}, "--log-level"},
       {{"--gossip-interval-ms", "0"}, "--gossip-interval-ms"},
+      {{"--threads", "0"}, "--threads"},
+      {{"--threads", "65"}, "--threads"},
       {{"--gossip-interval-ms", "1.5"}, "--gossip-interval-ms"},
       {{"--max-clock-offset-ms", "0"}, "--max-clock-offset-ms"},
       {{"--max-clock-offset-ms", "99999999999999999999"}, "--max-clock-offset-ms"},
@@ -201,9 +205,11 @@ TEST(ServeOptionsTest, EveryOptionFromTheConfigFile) {
                                        "gossip-interval-ms = 75\n"
                                        "max-clock-offset-ms = 1000\n"
                                        "fault-injection = true\n"
+                                       "threads = 2\n"
                                        "log-level = \"warn\"\n");
   StatusOr<NodeOptions> o = ParseServeArgs({"--config", config});
   ASSERT_OK(o);
+  EXPECT_EQ(o->threads, 2);
   EXPECT_EQ(o->data_dir, "/srv/n1");
   EXPECT_EQ(o->name, "n1");
   EXPECT_EQ(o->bind, "0.0.0.0");
@@ -374,7 +380,7 @@ TEST(ServeOptionsTest, UsageListsEveryOption) {
   for (const char* flag : {"--config", "--data-dir", "--name", "--bind", "--port", "--peer-port", "--seeds",
                            "--cluster-secret-file", "--requirepass", "--http-port", "--fsync",
                            "--gossip-interval-ms", "--max-clock-offset-ms", "--fault-injection",
-                           "--log-level"}) {
+                           "--threads", "--log-level"}) {
     EXPECT_NE(usage.find(flag), std::string::npos) << flag;
   }
 }
