@@ -23,6 +23,13 @@ std::string SslErrorText(const asio::error_code& ec) {
   return text;
 }
 
+constexpr const char* kTls13Suites =
+    "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
+
 Status FileError(const char* what, const std::string& path, const asio::error_code& ec) {
   return InvalidArgumentError(std::string(what) + " '" + path + "': " + SslErrorText(ec));
 }
@@ -44,6 +51,16 @@ StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const TlsFiles& fil
                        asio::ssl::context::single_dh_use,
                    ec);
   if (ec) return InternalError("TLS context options: " + SslErrorText(ec));
+  // Forward-secret AEAD suites only, AES-128-GCM first and by our choice
+  // rather than the client's: AES-128 does fewer rounds per block than the
+  // AES-256 that clients offer first, and on small records it saved ~7% of
+  // the node's CPU per request (bench/RESULTS.md, TLS).
+  SSL_CTX_set_options(ctx->native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_ciphersuites(ctx->native_handle(), kTls13Suites) != 1 ||
+      SSL_CTX_set_cipher_list(ctx->native_handle(), kTls12Ciphers) != 1) {
+    ERR_clear_error();
+    return InternalError("TLS cipher suites refused by this OpenSSL");
+  }
   if (ctx->use_certificate_chain_file(files.cert_file, ec); ec) {
     return FileError("cannot load the TLS certificate", files.cert_file, ec);
   }

@@ -183,5 +183,62 @@ TEST_F(TlsBusTest, BadFilesGiveClearErrors) {
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
 }
 
+
+// The suite a client gets: a handshake over a memory BIO pair between the
+// node's server context and a plain OpenSSL client offering `tls13` /
+// `tls12` suites in its own order. Returns the suite's name, or "" if the
+// handshake failed.
+std::string NegotiatedSuite(asio::ssl::context& server, int version, const char* tls13,
+                            const char* tls12) {
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_min_proto_version(cctx, version);
+  SSL_CTX_set_max_proto_version(cctx, version);
+  SSL_CTX_set_ciphersuites(cctx, tls13);
+  SSL_CTX_set_cipher_list(cctx, tls12);
+  SSL* client = SSL_new(cctx);
+  SSL* srv = SSL_new(server.native_handle());
+  BIO *client_bio = nullptr, *server_bio = nullptr;
+  BIO_new_bio_pair(&client_bio, 0, &server_bio, 0);
+  SSL_set_bio(client, client_bio, client_bio);
+  SSL_set_bio(srv, server_bio, server_bio);
+  SSL_set_connect_state(client);
+  SSL_set_accept_state(srv);
+  bool done = false;
+  for (int i = 0; i < 20 && !done; ++i) {
+    const int c = SSL_do_handshake(client);
+    const int s = SSL_do_handshake(srv);
+    done = c == 1 && s == 1;
+    if ((c != 1 && SSL_get_error(client, c) == SSL_ERROR_SSL) ||
+        (s != 1 && SSL_get_error(srv, s) == SSL_ERROR_SSL)) {
+      break;
+    }
+  }
+  std::string suite = done ? SSL_get_cipher_name(srv) : "";
+  SSL_free(client);
+  SSL_free(srv);
+  SSL_CTX_free(cctx);
+  ERR_clear_error();
+  return suite;
+}
+
+TEST(TlsContextTest, PrefersAes128AndOffersOnlyForwardSecretAead) {
+  TestPki pki;
+  ASSERT_TRUE(pki.MakeCa("ca"));
+  ASSERT_TRUE(pki.MakeCert("n", "ca"));
+  StatusOr<std::shared_ptr<asio::ssl::context>> ctx = MakeTlsContext(
+      TlsFiles{pki.Cert("n"), pki.Key("n"), pki.Cert("ca")}, TlsVerify::kNone);
+  ASSERT_OK(ctx.status());
+  const char* all13 = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+  const char* all12 = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:AES128-SHA";
+  // The client lists AES-256 first; the node's order wins.
+  EXPECT_EQ(NegotiatedSuite(**ctx, TLS1_3_VERSION, all13, all12), "TLS_AES_128_GCM_SHA256");
+  EXPECT_EQ(NegotiatedSuite(**ctx, TLS1_2_VERSION, all13, all12), "ECDHE-ECDSA-AES128-GCM-SHA256");
+  // A TLS 1.3 client that takes only AES-256 still gets it.
+  EXPECT_EQ(NegotiatedSuite(**ctx, TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384", all12),
+            "TLS_AES_256_GCM_SHA384");
+  // No CBC suite without forward secrecy.
+  EXPECT_EQ(NegotiatedSuite(**ctx, TLS1_2_VERSION, all13, "AES128-SHA"), "");
+}
+
 }  // namespace
 }  // namespace converge::transport
