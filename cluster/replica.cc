@@ -117,14 +117,14 @@ StatusOr<const Object*> Replica::Read(std::string_view key) {
   return &Cached(key, std::move(**loaded));
 }
 
-void Replica::Stage(std::string_view key, const Object& delta) {
-  staged_.emplace(key);
-  auto [it, inserted] = staged_deltas_.try_emplace(std::string(key));
-  if (inserted) {
-    it->second = delta;
-  } else {
-    it->second.Join(delta);
+void Replica::Stage(std::string_view key, Object* object, const Object& delta) {
+  auto it = staged_.find(key);
+  if (it == staged_.end()) {
+    staged_.emplace(std::string(key), StagedKey{object, delta});
+  } else if (it->second.delta) {
+    it->second.delta->Join(delta);
   }
+  // else: put whole already (purged this cycle), which includes the delta
 }
 
 bool Replica::CommitsAsMerge(const Object& object) const {
@@ -144,7 +144,7 @@ Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
   live_keys_ += object->Live() - was_live;
   const uint64_t seq = vv_.Get(id_) + 1;
   vv_.Set(id_, seq);
-  Stage(key, *delta);
+  Stage(key, object, *delta);
   Delta d{id_, seq, now.ts, std::string(key), std::move(*delta)};
   if (staged_local_) {
     Status st = staged_local_->Append(d);
@@ -168,7 +168,7 @@ void Replica::JoinInterval(const DeltaInterval& interval) {
     const bool was_live = object->Live();
     object->Join(delta);
     live_keys_ += object->Live() - was_live;
-    Stage(key, delta);
+    Stage(key, object, delta);
   }
 }
 
@@ -277,7 +277,7 @@ Status Replica::JoinSnapshotChunk(const std::vector<std::pair<std::string, Objec
     const bool was_live = cached.Live();
     cached.Join(object);
     live_keys_ += cached.Live() - was_live;
-    Stage(key, object);
+    Stage(key, &cached, object);
   }
   return Status::Ok();
 }
@@ -296,15 +296,12 @@ StatusOr<CommitResult> Replica::Commit() {
   CommitResult result;
   if (!HasStaged() && snapshot_floor_.empty()) return result;
   ApplyBatch batch;
-  for (const std::string& key : staged_) {
-    // Staged keys are never evicted, so this finds the object.
-    const Object& cached = *cache_.Find(key);
-    auto delta = staged_deltas_.find(key);
-    if (delta != staged_deltas_.end() && CommitsAsMerge(cached)) {
-      // Moved: staged_deltas_ is cleared below whatever Apply returns.
-      batch.merged_objects.emplace_back(key, std::move(delta->second));
+  for (auto& [key, staged] : staged_) {
+    if (staged.delta && CommitsAsMerge(*staged.object)) {
+      // Moved: staged_ is cleared below whatever Apply returns.
+      batch.merged_objects.emplace_back(key, std::move(*staged.delta));
     } else {
-      batch.objects.emplace_back(key, cached);
+      batch.objects.emplace_back(key, *staged.object);
     }
   }
   // A key written after its purge dropped it is put, not erased: the write
@@ -323,7 +320,7 @@ StatusOr<CommitResult> Replica::Commit() {
 
   Status st = store_->Apply(batch);
   if (!st.ok()) {
-    for (const std::string& key : staged_) cache_.Erase(key);
+    for (const auto& [key, staged] : staged_) cache_.Erase(key);
     for (const std::string& key : staged_erase_) cache_.Erase(key);
     vv_ = committed_vv_;
     live_keys_ = committed_live_keys_;
@@ -335,7 +332,6 @@ StatusOr<CommitResult> Replica::Commit() {
     result.remote = std::move(staged_remote_);
   }
   staged_.clear();
-  staged_deltas_.clear();
   staged_erase_.clear();
   staged_local_.reset();
   staged_remote_.clear();
@@ -376,7 +372,7 @@ StatusOr<size_t> Replica::PurgeStep(Stamp bound, size_t max_keys) {
       if (!writable.ok()) return writable.status();
       dropped += before - purged.Tombstones();
       **writable = std::move(purged);
-      staged_.insert(key);
+      staged_.emplace(key, StagedKey{*writable, std::nullopt});
     }
   }
   purge_cursor_ = it.Valid() ? std::string(it.key()) : std::string();

@@ -28,7 +28,6 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -160,8 +159,9 @@ class Replica {
   // a change, which stages the key.
   StatusOr<Object*> Writable(std::string_view key);
   void LoadHolds();
-  // Marks `key` written this cycle and joins `delta` into its staged delta.
-  void Stage(std::string_view key, const Object& delta);
+  // Marks `key` (cached at `object`) written this cycle and joins `delta`
+  // into its staged delta.
+  void Stage(std::string_view key, Object* object, const Object& delta);
   // Whether Commit() writes this (cached, staged) object as a merge.
   bool CommitsAsMerge(const Object& object) const;
   void Hold(DeltaInterval interval, bool for_clock);
@@ -177,11 +177,19 @@ class Replica {
   VersionVector snapshot_floor_;  // staged log-floor raise from a snapshot
 
   ObjectCache cache_;
-  std::set<std::string, std::less<>> staged_;  // keys written this cycle
-  // Per staged key, the join of its deltas this cycle: cached == stored
-  // joined with this. A staged key without one (purged, which is not a
-  // join) is put whole.
-  std::unordered_map<std::string, Object> staged_deltas_;
+  // A key written this cycle: its cached object (staged keys are never
+  // evicted, so the pointer holds until Commit) and the join of its deltas
+  // this cycle (cached == stored joined with it). A key without one (purged,
+  // which is not a join) is put whole.
+  struct StagedKey {
+    Object* object = nullptr;
+    std::optional<Object> delta;
+  };
+  struct KeyHash {  // heterogeneous: found by string_view without a copy
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  std::unordered_map<std::string, StagedKey, KeyHash, std::equal_to<>> staged_;
   std::optional<DeltaInterval> staged_local_;
   std::vector<DeltaInterval> staged_remote_;
   std::vector<std::string> staged_erase_;
