@@ -4,7 +4,7 @@
 // checked against each other), the fixed-width meta values, and the CRDT
 // types of crdt/codec.h one by one (a store's values embed them).
 //
-// Input layout: byte 0 % 19 picks the decoder; the rest is its input (for
+// Input layout: byte 0 % 20 picks the decoder; the rest is its input (for
 // log entries: byte 1 % 32 is the key length, then the key, then the value;
 // for the objects merge (15): byte 1's low bit says whether the first piece is
 // a stored base, then pieces as a 2-byte little-endian length and the bytes).
@@ -145,7 +145,7 @@ int FuzzStorage(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
   const std::string_view key = "k";
-  switch (data[0] % 19) {
+  switch (data[0] % 20) {
     case 0: CheckValue<Object>(si::kObjectsCf, key, in); break;
     case 1: DecodesCanonically<Delta>(in); break;
     case 2: {
@@ -169,6 +169,7 @@ int FuzzStorage(const uint8_t* data, size_t size) {
     case 16: CheckValue<si::RunRecord>(si::kMetaCf, si::kRunningKey, in); break;
     case 17: CheckValue<si::RetiredIdsRecord>(si::kMetaCf, si::kRetiredIdsKey, in); break;
     case 18: CheckValue<si::LiveKeysRecord>(si::kMetaCf, si::kLiveKeysKey, in); break;
+    case 19: CheckValue<si::LogSizeRecord>(si::kMetaCf, si::kLogSizeKey, in); break;
   }
   return 0;
 }

@@ -447,9 +447,17 @@ Store::~Store() {
   const bool synced = db_->SyncWAL().ok();
   std::lock_guard<std::mutex> l(mu_);
   if (synced && sync_error_.ok() && run_recorded_) {
+    // The run ends with the log's size, for the next open: exact, since
+    // nothing is written after this batch.
+    rocksdb::WriteBatch wb;
+    rocksdb::ColumnFamilyHandle* meta = handles_->cf(kMeta);
+    wb.Delete(meta, std::string(kRunningKey));
+    wb.Put(meta, std::string(kLogSizeKey),
+           Encode(LogSizeRecord{vv_, log_floor_, {log_bytes_by_origin_.begin(),
+                                                   log_bytes_by_origin_.end()}}));
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    db_->Delete(wo, handles_->cf(kMeta), std::string(kRunningKey)).PermitUncheckedError();
+    db_->Write(wo, &wb).PermitUncheckedError();
   }
 }
 
@@ -499,7 +507,20 @@ Status Store::Load() {
     log_floor_ = std::move(r.vv);
   }
 
-  // The log's size, from keys and value sizes alone.
+  // The log's size: as the last clean close left it, when that record is
+  // whole and matches (it is only a hint), else from the log's keys and
+  // value sizes, which reads the whole log.
+  CONVERGE_ASSIGN_OR_RETURN(found, get(kLogSizeKey, &value));
+  if (found) {
+    StatusOr<LogSizeRecord> r = Decode<LogSizeRecord>(value);
+    if (r.ok() && r->vv == vv_ && r->log_floor == log_floor_) {
+      for (const auto& [origin, bytes] : r->bytes_by_origin) {
+        log_bytes_by_origin_[origin] = bytes;
+        log_bytes_ += bytes;
+      }
+      return Status::Ok();
+    }
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, h.cf(kLog)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     ReplicaId origin;
@@ -559,6 +580,7 @@ Status Store::BeginRun() {
   // Consumed: objects may change from here on without the vector changing
   // (chunks of a full-state transfer), and a crash must then mean a scan.
   wb.Delete(meta, std::string(kLiveKeysKey));
+  wb.Delete(meta, std::string(kLogSizeKey));  // likewise: valid until the next write
   rocksdb::WriteOptions wo;
   wo.sync = true;
   s = db_->Write(wo, &wb);

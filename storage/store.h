@@ -326,9 +326,10 @@ class Store {
   // Per origin, the highest seq trimmed from the log; ranges at or below it
   // are gone for good.
   VersionVector log_floor() const;
-  // Approximate bytes (keys plus values) in the log. Recomputed at open by
-  // scanning the log's keys and value sizes (no decoding), then kept by
-  // Apply and the trims; not persisted.
+  // Approximate bytes (keys plus values) in the log. At open, taken from the
+  // figure the last clean close saved, or else recomputed by scanning the
+  // log's keys and value sizes (no decoding); then kept by Apply and the
+  // trims.
   uint64_t log_bytes() const;
 
   Durability durability() const { return options_.durability; }

@@ -11,6 +11,16 @@ bool VersionVectorRecord::WellFormed() const {
   return true;
 }
 
+bool LogSizeRecord::WellFormed() const {
+  if (!VersionVectorRecord{vv}.WellFormed() || !VersionVectorRecord{log_floor}.WellFormed()) {
+    return false;
+  }
+  for (const auto& [origin, bytes] : bytes_by_origin) {
+    if (origin == 0 || bytes == 0) return false;
+  }
+  return true;
+}
+
 bool RetiredIdsRecord::WellFormed() const {
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] == 0) return false;

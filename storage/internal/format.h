@@ -48,6 +48,10 @@
 //                 last run closed cleanly, and the version vector then; read
 //                 and deleted by the next open, so that a start need not
 //                 decode every object to count them (Store::live_keys_at_open).
+//   "log_size"    Encode(LogSizeRecord): the log's bytes per origin when the
+//                 last run closed cleanly (written in the batch that ends
+//                 the run); read and deleted by the next open, so that a
+//                 start need not read the whole log to size it.
 //   "retired_ids" Encode(RetiredIdsRecord): replica ids this store wrote
 //                 under before it took its current one, oldest first;
 //                 absent until the first change of id.
@@ -72,6 +76,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,6 +113,7 @@ inline constexpr std::string_view kLogFloorKey = "log_floor";
 inline constexpr std::string_view kRunningKey = "running";
 inline constexpr std::string_view kRetiredIdsKey = "retired_ids";
 inline constexpr std::string_view kLiveKeysKey = "live_keys";
+inline constexpr std::string_view kLogSizeKey = "log_size";
 
 inline constexpr std::string_view kRestoreMarkerFile = "CONVERGE-RESTORED";
 
@@ -160,6 +166,20 @@ struct LiveKeysRecord {
   template <class Archive>
   void serialize(Archive& ar) {
     ar(vv, count);
+  }
+};
+
+// The log's size at a clean close: key plus value bytes per origin, with the
+// version vector and log floor then, which the open checks against its own.
+struct LogSizeRecord {
+  VersionVector vv;
+  VersionVector log_floor;
+  std::map<uint64_t, uint64_t> bytes_by_origin;  // no zero origin, no zero size
+
+  bool WellFormed() const;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(vv, log_floor, bytes_by_origin);
   }
 };
 

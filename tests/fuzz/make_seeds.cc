@@ -191,6 +191,7 @@ void StorageSeeds(const fs::path& dir) {
   seed(16, "running", Encode(si::RunRecord{"0f3c9a52-7e1b-4c2d-9a8e-1b2c3d4e5f60", 2}));
   seed(17, "retired_ids", Encode(si::RetiredIdsRecord{{kA, kA + 1}}));
   seed(18, "live_keys", Encode(si::LiveKeysRecord{Vv(), 1'000'000}));
+  seed(19, "log_size", Encode(si::LogSizeRecord{Vv(), Vv(), {{kA, 4096}, {kA + 1, 17}}}));
 }
 
 }  // namespace

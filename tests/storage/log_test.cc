@@ -4,12 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "storage/internal/format.h"
 #include "storage/store.h"
+#include "tests/storage/child_process.h"
 #include "tests/storage/store_testing.h"
 #include "tests/testing/seed.h"
 #include "tests/testing/status_matchers.h"
@@ -203,6 +207,77 @@ TEST(LogTest, IntervalEntriesReadTrimAndRaiseTheFloor) {
   auto kept = reopened->ReadLog(kA, 4, 4, UINT64_MAX);
   ASSERT_OK(kept);
   EXPECT_EQ(kept->size(), 1u);
+}
+
+// Thirty log entries of kA, then a clean close; returns the log's size.
+uint64_t LogAndClose(const std::string& path) {
+  auto store = OpenOrDie(path, StoreOptions());
+  if (store == nullptr) return 0;
+  VersionVector vv;
+  for (uint64_t seq = 1; seq <= 30; ++seq) {
+    vv.Advance(kA, seq);
+    EXPECT_OK(store->Apply(testing::WriteBatchFor(SetDelta(kA, seq, Numbered("k", seq), "v"), vv)));
+  }
+  return store->log_bytes();
+}
+
+// Plants the record a clean close leaves, for the store's current vector and
+// floor (or `vv` instead), with a figure no scan would give; or raw bytes.
+void PlantLogSize(const std::string& path, uint64_t bytes,
+                  std::optional<VersionVector> vv = std::nullopt) {
+  std::string value;
+  {
+    auto store = OpenOrDie(path, StoreOptions());
+    ASSERT_NE(store, nullptr);
+    value = Encode(storage_internal::LogSizeRecord{vv ? *vv : store->version_vector(),
+                                                   store->log_floor(), {{kC, bytes}}});
+  }
+  testing::PutRaw(path, {{std::string(storage_internal::kMetaCf),
+                          std::string(storage_internal::kLogSizeKey), value}});
+}
+
+TEST(LogTest, TheOpenTakesTheSizeTheLastCleanCloseSaved) {
+  testing::TempDir dir;
+  const uint64_t scanned = LogAndClose(dir.path());
+  ASSERT_GT(scanned, 0u);
+  EXPECT_EQ(OpenOrDie(dir.path(), StoreOptions())->log_bytes(), scanned);
+  // The saved figure is what the open takes, not a scan.
+  PlantLogSize(dir.path(), 12345);
+  EXPECT_EQ(OpenOrDie(dir.path(), StoreOptions())->log_bytes(), 12345u);
+}
+
+TEST(LogTest, ASizeRecordThatDoesNotMatchOrDecodeMeansAScan) {
+  testing::TempDir dir;
+  const uint64_t scanned = LogAndClose(dir.path());
+  VersionVector other;
+  other.Set(kA, 29);
+  PlantLogSize(dir.path(), 12345, other);  // another state of the log
+  EXPECT_EQ(OpenOrDie(dir.path(), StoreOptions())->log_bytes(), scanned);
+  testing::PutRaw(dir.path(), {{std::string(storage_internal::kMetaCf),
+                                std::string(storage_internal::kLogSizeKey), "\x01garbage"}});
+  EXPECT_EQ(OpenOrDie(dir.path(), StoreOptions())->log_bytes(), scanned);
+}
+
+TEST(LogTest, TheSizeRecordIsConsumedByTheOpen) {
+  using namespace std::chrono_literals;
+  testing::TempDir dir;
+  const uint64_t scanned = LogAndClose(dir.path());
+  PlantLogSize(dir.path(), 12345);
+  {
+    // A run that never closes: it opens (and so consumes the record) and
+    // is killed. The log and the vector are unchanged, so only the
+    // consumption keeps the next open from trusting the old figure.
+    testing::ChildProcess holder("holder", dir.path());
+    std::string got;
+    bool eof = false;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (got.empty() && !eof && std::chrono::steady_clock::now() < deadline) {
+      got += holder.Read(100ms, &eof);
+    }
+    ASSERT_EQ(got, "R") << "holder did not open the store";
+    holder.Kill();
+  }
+  EXPECT_EQ(OpenOrDie(dir.path(), StoreOptions())->log_bytes(), scanned);
 }
 
 }  // namespace
