@@ -57,11 +57,12 @@ struct NodeOptions {
   // trace, debug, info, warn, error. Default info.
   std::string log_level = "info";
   // Worker threads of the node's io_context: the client and peer
-  // connections. Every change still runs on the one apply strand, so more
-  // threads only help with cores to spare: on two cores shared with the
-  // clients, one thread served 1.1-1.45x the requests of two at -P 1 and
-  // 0.94-1.06x at -P 16 (bench/RESULTS.md). Default 1.
-  int threads = 1;
+  // connections. Every change runs on the one apply strand whatever this is.
+  // On two cores shared with the clients, 1 served 1.1-1.45x the
+  // unpipelined requests of 2, but a node that must also drain peers (a
+  // heal of 100k keys a side) sometimes stalled for seconds with 1
+  // (bench/RESULTS.md). Default 2.
+  int threads = 2;
   // Move surplus reservation rights toward the nodes that spend them, before
   // they ask (cluster/rights_policy.h). Embedding and benchmarks only; the
   // command line keeps it on. Default on.

@@ -79,7 +79,7 @@ constexpr OptionSpec kOptions[] = {
     {"max-clock-offset-ms", Kind::kMillis, "MS", "HLC skew bound (default 500)"},
     {"fault-injection", Kind::kFlag, "", "enable the DEBUG fault commands (default off)"},
     {"threads", Kind::kThreads, "N",
-     "threads serving clients and peers; more help only with cores to spare (default 1)"},
+     "threads serving client and peer connections (default 2)"},
     {"log-level", Kind::kLogLevel, "trace|debug|info|warn|error", "log level (default info)"},
 };
 

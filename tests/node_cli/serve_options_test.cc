@@ -40,7 +40,7 @@ TEST(ServeOptionsTest, DefaultsAreThoseOfTheProtocol) {
   EXPECT_EQ(o->max_clock_offset_ms, 500u);
   EXPECT_FALSE(o->fault_injection);
   EXPECT_EQ(o->log_level, "info");
-  EXPECT_EQ(o->threads, 1);
+  EXPECT_EQ(o->threads, 2);
 }
 
 TEST(ServeOptionsTest, EveryOptionFromFlags) {
