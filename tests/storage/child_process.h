@@ -94,6 +94,18 @@ class ChildProcess {
     return std::string(buf, static_cast<size_t>(n));
   }
 
+  // Reads until the child has reported anything (its first report), it
+  // exits, or `timeout` passes; returns what it read.
+  std::string ReadFirst(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string got;
+    bool eof = false;
+    while (got.empty() && !eof && std::chrono::steady_clock::now() < deadline) {
+      got += Read(std::chrono::milliseconds(100), &eof);
+    }
+    return got;
+  }
+
   // SIGKILL and reap; idempotent.
   void Kill() {
     if (pid_ <= 0) return;

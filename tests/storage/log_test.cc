@@ -268,13 +268,7 @@ TEST(LogTest, TheSizeRecordIsConsumedByTheOpen) {
     // is killed. The log and the vector are unchanged, so only the
     // consumption keeps the next open from trusting the old figure.
     testing::ChildProcess holder("holder", dir.path());
-    std::string got;
-    bool eof = false;
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (got.empty() && !eof && std::chrono::steady_clock::now() < deadline) {
-      got += holder.Read(100ms, &eof);
-    }
-    ASSERT_EQ(got, "R") << "holder did not open the store";
+    ASSERT_EQ(holder.ReadFirst(20s), "R") << "holder did not open the store";
     holder.Kill();
   }
   EXPECT_EQ(OpenOrDie(dir.path(), StoreOptions())->log_bytes(), scanned);

@@ -93,13 +93,7 @@ TEST(OpenTest, StoreLockedByAnotherProcessIsRefused) {
   MakeStore(dir.path());
   testing::ChildProcess holder("holder", dir.path());
   ASSERT_GT(holder.pid(), 0);
-  std::string got;
-  bool eof = false;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (got.empty() && !eof && std::chrono::steady_clock::now() < deadline) {
-    got += holder.Read(100ms, &eof);
-  }
-  ASSERT_EQ(got, "R") << "holder did not open the store";
+  ASSERT_EQ(holder.ReadFirst(20s), "R") << "holder did not open the store";
   ExpectRefused(dir.path(), StatusCode::kFailedPrecondition, "in use");
   holder.Kill();
   auto store = Store::Open(dir.path(), StoreOptions());
