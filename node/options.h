@@ -59,9 +59,9 @@ struct NodeOptions {
   // Worker threads of the node's io_context: the client and peer
   // connections. Every change runs on the one apply strand whatever this is.
   // On two cores shared with the clients, 1 served 1.1-1.45x the
-  // unpipelined requests of 2, but a node that must also drain peers (a
-  // heal of 100k keys a side) sometimes stalled for seconds with 1
-  // (bench/RESULTS.md). Default 2.
+  // unpipelined requests of 2, but a heal of 100k keys a side took 2-3x
+  // longer with 1, for reasons not yet established (bench/RESULTS.md).
+  // Default 2.
   int threads = 2;
   // Move surplus reservation rights toward the nodes that spend them, before
   // they ask (cluster/rights_policy.h). Embedding and benchmarks only; the
