@@ -45,7 +45,13 @@ class ObjectCache {
 
   using IsPinned = std::function<bool(std::string_view key)>;
 
-  // REQUIRES: capacity > 0.
+  // Heterogeneous lookup: find(string_view) without building a std::string
+  // (also for the Replica's staged keys).
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+
   explicit ObjectCache(size_t capacity) : capacity_(capacity) {}
   ObjectCache(const ObjectCache&) = delete;
   ObjectCache& operator=(const ObjectCache&) = delete;
@@ -66,11 +72,6 @@ class ObjectCache {
     Object object;
     size_t slot = 0;
     bool referenced = false;
-  };
-  // Heterogeneous lookup: find(string_view) without building a std::string.
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
   };
   using Map = std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>>;
   // Elements of a node-based map keep their address across rehashes, so the

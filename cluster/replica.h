@@ -185,11 +185,7 @@ class Replica {
     Object* object = nullptr;
     std::optional<Object> delta;
   };
-  struct KeyHash {  // heterogeneous: found by string_view without a copy
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
-  };
-  std::unordered_map<std::string, StagedKey, KeyHash, std::equal_to<>> staged_;
+  std::unordered_map<std::string, StagedKey, ObjectCache::KeyHash, std::equal_to<>> staged_;
   std::optional<DeltaInterval> staged_local_;
   std::vector<DeltaInterval> staged_remote_;
   std::vector<std::string> staged_erase_;
