@@ -52,6 +52,7 @@ class ObjectCache {
     size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
   };
 
+  // REQUIRES: capacity > 0.
   explicit ObjectCache(size_t capacity) : capacity_(capacity) {}
   ObjectCache(const ObjectCache&) = delete;
   ObjectCache& operator=(const ObjectCache&) = delete;

@@ -108,7 +108,15 @@ struct TestNode {
     t->options.fault_injection = true;
     t->options.gossip_interval_ms = 50;
     if (tweak) tweak(t->options);
-    if (!t->Open()) return nullptr;
+    // A port picked free can be taken by a parallel test before the node
+    // binds it: try again on fresh ports (those the tweak fixed stay).
+    for (int attempt = 0; !t->Open(); ++attempt) {
+      if (attempt == 2) return nullptr;
+      t->node.reset();
+      t->options.port = PickFreePort();
+      t->options.peer_port = PickFreePort();
+      if (tweak) tweak(t->options);
+    }
     return t;
   }
   bool Open() {
@@ -140,7 +148,9 @@ class LoopbackCluster {
         o.peer_port = peer_ports[i];
         if (tweak) tweak(o);
       }));
-      clients.push_back(std::make_unique<Client>(nodes.back()->options.port));
+      // A node that failed to start stays null (callers assert on it).
+      clients.push_back(nodes.back() ? std::make_unique<Client>(nodes.back()->options.port)
+                                     : nullptr);
     }
   }
   bool AllConnected() {
