@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -42,6 +43,33 @@ TEST(Crc32cTest, KnownVectors) {
   EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
   EXPECT_EQ(Crc32c(""), 0u);
   EXPECT_EQ(Crc32cExtend(Crc32c("1234"), "56789"), Crc32c("123456789"));
+}
+
+TEST(Crc32cTest, KnownVectorsPortable) {
+  EXPECT_EQ(internal::Crc32cExtendPortable(0, "123456789"), 0xE3069283u);
+  EXPECT_EQ(internal::Crc32cExtendPortable(0, ""), 0u);
+}
+
+// Whatever Crc32cExtend runs on this CPU agrees with the table loop at every
+// length and alignment, also when extended piecewise.
+TEST(Crc32cTest, AgreesWithPortableAtAnyLengthAndAlignment) {
+  const uint64_t seed = testing::AnnounceSeed("Crc32cTest.AgreesWithPortableAtAnyLengthAndAlignment");
+  SCOPED_TRACE(seed);
+  std::printf("crc32c accelerated: %s\n", internal::Crc32cAccelerated() ? "yes" : "no");
+  std::mt19937_64 rng(seed);
+  std::string buffer(5000, '\0');
+  for (char& c : buffer) c = static_cast<char>(rng());
+  for (int i = 0; i < 2000; ++i) {
+    const size_t offset = rng() % 16;
+    const size_t length = i < 64 ? static_cast<size_t>(i) : rng() % (buffer.size() - offset);
+    const std::string_view data(buffer.data() + offset, length);
+    const uint32_t start = i % 2 == 0 ? 0 : static_cast<uint32_t>(rng());
+    ASSERT_EQ(Crc32cExtend(start, data), internal::Crc32cExtendPortable(start, data))
+        << "offset " << offset << " length " << length;
+    const size_t cut = length == 0 ? 0 : rng() % length;
+    ASSERT_EQ(Crc32cExtend(Crc32cExtend(start, data.substr(0, cut)), data.substr(cut)),
+              internal::Crc32cExtendPortable(start, data));
+  }
 }
 
 TEST(FrameTest, HeaderIsDocumentedLayout) {
