@@ -228,7 +228,14 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const StoreOptions& o,
   c.compression = compression;
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = cache;
-  if (point_lookups) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  if (point_lookups) {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    // Most point reads of a key that is not there (the first write of a key,
+    // one arriving from a peer) end in the memtable: a bloom filter over its
+    // whole keys answers them without a skiplist search.
+    c.memtable_whole_key_filtering = true;
+    c.memtable_prefix_bloom_size_ratio = 0.02;
+  }
   c.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   return c;
 }
@@ -815,7 +822,7 @@ Status Store::TrimLog(const VersionVector& stable) {
 }
 
 StatusOr<std::vector<DeltaInterval>> Store::ReadLog(ReplicaId origin, uint64_t from_seq, uint64_t to_seq,
-                                            uint64_t max_bytes) const {
+                                            uint64_t max_bytes, uint64_t* bytes_read) const {
   if (from_seq == 0 || from_seq > to_seq) {
     return InvalidArgumentError("log range [" + std::to_string(from_seq) + ", " +
                                 std::to_string(to_seq) + "] is empty or starts at 0");
@@ -852,6 +859,7 @@ StatusOr<std::vector<DeltaInterval>> Store::ReadLog(ReplicaId origin, uint64_t f
     out.push_back(std::move(d));
   }
   if (!it->status().ok()) return ReadError(path_, kLogCf, it->status());
+  if (bytes_read != nullptr) *bytes_read = bytes;
   return out;
 }
 

@@ -265,8 +265,10 @@ class Store {
   // (yet) logged are simply absent. FailedPrecondition when from_seq <= log_floor()[origin]:
   // that range was trimmed and the caller must fall back to a full-state
   // transfer. InvalidArgument when from_seq is 0 or from_seq > to_seq.
+  // `bytes_read`, when given, receives the entries' total encoded size.
   [[nodiscard]] StatusOr<std::vector<DeltaInterval>> ReadLog(ReplicaId origin, uint64_t from_seq,
-                                                     uint64_t to_seq, uint64_t max_bytes) const;
+                                                     uint64_t to_seq, uint64_t max_bytes,
+                                                     uint64_t* bytes_read = nullptr) const;
 
   // Deletes every log entry at or below `stable` (causally stable: every
   // member has it) and raises log_floor() to match.
