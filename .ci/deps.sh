@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config
       librocksdb-dev libasio-dev libcereal-dev libspdlog-dev libfmt-dev
       libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev
-      libssl-dev openssl libcpp-httplib-dev libhiredis-dev redis-tools
+      libssl-dev openssl libcpp-httplib-dev libhiredis-dev redis-tools libjemalloc-dev
       nlohmann-json3-dev "$@")
 missing=()
 for p in "${pkgs[@]}"; do

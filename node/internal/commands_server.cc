@@ -11,8 +11,25 @@
 #include "node/resp/reply.h"
 #include "transport/transport.h"
 
+// jemalloc's control interface, when the process runs on jemalloc (the
+// `converge` executable links it; an embedding service chooses its own).
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
+    __attribute__((weak));
+
 namespace converge {
 namespace {
+
+// INFO's mem_allocator, as redis-server reports it: "jemalloc-5.3.0" or "libc".
+std::string AllocatorName() {
+  if (mallctl == nullptr) return "libc";
+  const char* version = nullptr;
+  size_t length = sizeof(version);
+  if (mallctl("version", &version, &length, nullptr, 0) != 0 || version == nullptr) {
+    return "jemalloc";
+  }
+  const std::string_view v(version);
+  return "jemalloc-" + std::string(v.substr(0, v.find('-')));
+}
 
 using command_util::ErrorFromStatus;
 using command_util::Hex;
@@ -209,6 +226,7 @@ std::string CommandTable::InfoText(std::string_view section) {
     line("tcp_port", std::to_string(s_.options->port));
     line("peer_port", std::to_string(s_.options->effective_peer_port()));
     line("uptime_in_seconds", std::to_string((now - std::min(now, s_.start_ms)) / 1000));
+    line("mem_allocator", AllocatorName());
   }
   if (want("clients")) {
     line("connected_clients", std::to_string(s_.connected_clients()));

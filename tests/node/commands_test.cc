@@ -122,6 +122,8 @@ TEST_F(CommandsTest, ServerCommands) {
   for (const char* section : {"# Server", "# Clients", "# Persistence", "# Replication", "# Stats", "# Crdt"}) {
     EXPECT_NE(all.find(section), std::string::npos) << section;
   }
+  // The test binary runs on glibc's malloc (only the executable links jemalloc).
+  EXPECT_NE(all.find("\r\nmem_allocator:libc\r\n"), std::string::npos) << all;
   const std::string digest = Run({"DEBUG", "DIGEST"});
   EXPECT_EQ(digest.size(), 40u) << digest;
   EXPECT_EQ(Run({"QUIT"}), "OK");

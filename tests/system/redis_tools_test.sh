@@ -31,4 +31,8 @@ echo "$out"
 [ "$(redis-cli -p $port get 'key with space')" = 'a "quoted" value' ] || fail "GET with quotes"
 redis-cli -p $port --scan --pattern 'key*' | grep -q "key with space" || fail "redis-cli --scan"
 redis-cli -p $port info replication | grep -q '^node_name:solo' || fail "INFO replication"
+# The allocator INFO reports is the one the executable runs on.
+allocator=$(redis-cli -p $port info server | tr -d '\r' | sed -n 's/^mem_allocator://p')
+if ldd "$bin" | grep -q libjemalloc; then want='^jemalloc-[0-9]'; else want='^libc$'; fi
+[[ $allocator =~ $want ]] || fail "INFO mem_allocator: '$allocator', want $want"
 echo "redis tools: ok"
