@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testing/free_port.h"
 #include "tests/testing/seed.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/transport/test_bus.h"
@@ -76,14 +77,11 @@ TEST(BusTest, FullMeshKeepsExactlyOneConnectionPerPair) {
       auto o = FastOptions(Numbered("n", id), id * 1000 + static_cast<uint64_t>(round));
       nodes.push_back(std::make_unique<TestNode>(o));
     }
-    // Bind all first so every node can seed the others before any dials.
-    std::vector<asio::ip::tcp::acceptor> reserved;
+    // Ports picked first so every node can seed the others before any dials;
+    // below the ephemeral range, so no node's dial takes another's port.
     for (auto& n : nodes) {
-      // Pick free ports by binding (then releasing) them; the transports
-      // bind them again with SO_REUSEADDR.
-      asio::io_context tmp;
-      asio::ip::tcp::acceptor acc(tmp, {asio::ip::make_address("127.0.0.1"), 0});
-      n->options().port = acc.local_endpoint().port();
+      n->options().port = testing::PickFreePort();
+      ASSERT_NE(n->options().port, 0);
     }
     for (auto& n : nodes) {
       for (auto& m : nodes) {
