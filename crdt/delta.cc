@@ -25,6 +25,18 @@ Status DeltaInterval::Append(const DeltaInterval& next) {
   return Status::Ok();
 }
 
+Status DeltaInterval::Append(DeltaInterval&& next) {
+  if (next.origin_ != origin_ || next.first_ > last_ + 1 || next.first_ < first_) {
+    return InvalidArgumentError("interval does not follow this one");
+  }
+  objects_.merge(next.objects_);  // leaves behind the keys both have
+  for (const auto& [key, obj] : next.objects_) objects_.find(key)->second.Join(obj);
+  next.objects_.clear();
+  last_ = std::max(last_, next.last_);
+  max_ts_ = std::max(max_ts_, next.max_ts_);
+  return Status::Ok();
+}
+
 bool DeltaInterval::WellFormed() const {
   if (first_ < 1 || last_ < first_) return false;
   return std::all_of(objects_.begin(), objects_.end(),

@@ -51,6 +51,9 @@ class DeltaInterval {
   // next.first() <= last() + 1), else InvalidArgument. Overlap is harmless:
   // the join is idempotent.
   Status Append(const DeltaInterval& next);
+  // The same, taking `next`'s objects rather than copying them (keys this
+  // interval lacks move over as they are). `next` is left valid, unspecified.
+  Status Append(DeltaInterval&& next);
 
   ReplicaId origin() const { return origin_; }
   uint64_t first() const { return first_; }

@@ -6,7 +6,8 @@
 //   * Join commutative, associative, idempotent on the replicas' states;
 //   * the deltas joined in any order, any number of times, give the join of
 //     all replicas (so delivery order and duplication do not matter);
-//   * replicas that gossip states in random orders end byte-equal.
+//   * replicas that gossip states in random orders end byte-equal;
+//   * intervals of deltas joined by moving equal those joined by copying.
 // "Equal" is equality of canonical encodings throughout.
 #include <gtest/gtest.h>
 
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "crdt/codec.h"
+#include "crdt/delta.h"
 #include "crdt/digest.h"
 #include "crdt/lww_map.h"
 #include "crdt/lww_register.h"
@@ -261,6 +263,42 @@ TEST(DigestPropertyTest, EqualStateGivesEqualDigestAndEqualDigestMeansEqualLiveV
   // States that differ only in tombstones or hidden slots digest equal; this
   // is expected, and shows the digest ignores them.
   std::cout << "states equal up to tombstones: " << equal_digests_of_different_states << "\n";
+}
+
+// A log answer joins consecutive intervals by moving their objects
+// (Append(DeltaInterval&&)); the result must be the one copying gives, and
+// the one of joining every delta in order, whatever keys repeat.
+TEST(DeltaIntervalPropertyTest, AppendByMoveEqualsAppendByCopyAndDeltaByDelta) {
+  const uint64_t seed = testing::AnnounceSeed("DeltaIntervalPropertyTest");
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  Rng rng(seed);
+  for (int i = 0; i < 500; ++i) {
+    History<Object> h = RandomHistory<Object>(rng, 30);
+    if (h.deltas.empty()) continue;
+    std::vector<Delta> deltas;
+    for (size_t k = 0; k < h.deltas.size(); ++k) {
+      deltas.push_back(Delta{7, k + 1, Timestamp(k + 1, 0), RandomWord(rng), h.deltas[k]});
+    }
+    // Cut into consecutive intervals at random points.
+    std::vector<DeltaInterval> pieces;
+    for (const Delta& d : deltas) {
+      if (pieces.empty() || rng() % 3 == 0) {
+        pieces.emplace_back(d);
+      } else {
+        ASSERT_TRUE(pieces.back().Append(d).ok());
+      }
+    }
+    DeltaInterval by_delta(deltas.front());
+    for (size_t k = 1; k < deltas.size(); ++k) ASSERT_TRUE(by_delta.Append(deltas[k]).ok());
+    DeltaInterval by_copy = pieces.front();
+    for (size_t k = 1; k < pieces.size(); ++k) ASSERT_TRUE(by_copy.Append(pieces[k]).ok());
+    DeltaInterval by_move = pieces.front();
+    for (size_t k = 1; k < pieces.size(); ++k) ASSERT_TRUE(by_move.Append(std::move(pieces[k])).ok());
+    ASSERT_EQ(Encode(by_copy), Encode(by_delta));
+    ASSERT_EQ(Encode(by_move), Encode(by_delta));
+    ASSERT_EQ(by_move.first(), 1u);
+    ASSERT_EQ(by_move.last(), deltas.size());
+  }
 }
 
 }  // namespace
