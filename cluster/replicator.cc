@@ -67,14 +67,31 @@ void Replicator::SendDigest(Peer& peer) {
   Send(peer, ClusterMessage::kDigest, Encode(MakeDigest(peer)));
 }
 
-bool Replicator::PullOutstanding() const {
-  // An answer lost on the way must not stop pulling for long.
-  const uint64_t expiry = 2 * options_.gossip_interval_ms;
+uint64_t Replicator::PullExpiryMs() const {
+  // An answer lost on the way must not stop pulling for long; a slow one
+  // must not start a second chain. Ten seconds at most, whatever the RTT.
+  const uint64_t expiry = std::max(2 * options_.gossip_interval_ms, 4 * pull_rtt_ms_);
+  return std::min<uint64_t>(expiry, 10'000);
+}
+
+bool Replicator::PullOutstanding(ReplicaId except) const {
+  const uint64_t expiry = PullExpiryMs();
   const uint64_t now = NowMs();
   for (const auto& [id, p] : peers_) {
+    if (id == except) continue;
     if (p.pull_started_ms != 0 && p.connected && now - p.pull_started_ms < expiry) return true;
   }
   return false;
+}
+
+void Replicator::OnPullAnswered(Peer& peer) {
+  if (peer.pull_started_ms == 0) return;  // unasked (a second answer to a repeated digest)
+  const uint64_t now = NowMs();
+  const uint64_t rtt = now > peer.pull_started_ms ? now - peer.pull_started_ms : 0;
+  // Up at once, down by an eighth per answer: an answer to an earlier digest
+  // than the last one sent looks quicker than the link is, and must not
+  // shorten the expiry that keeps a second chain from starting.
+  pull_rtt_ms_ = std::max(rtt, pull_rtt_ms_ - pull_rtt_ms_ / 8);
 }
 
 void Replicator::StartPull(Peer& peer) {
@@ -87,8 +104,15 @@ void Replicator::PullFrom(ReplicaId peer) {
 }
 
 void Replicator::PullFromAll() {
+  // Asks every peer at once (the first answer wins: HandleDeltas lets only
+  // one chain go on), whatever pull was outstanding: it may have been lost,
+  // unless it went out within the last gossip interval (say, when the
+  // connection came up).
+  const uint64_t now = NowMs();
   for (auto& [id, p] : peers_) {
-    if (p.connected && !p.record.removed) SendDigest(p);
+    if (!p.connected || p.record.removed) continue;
+    if (p.pull_started_ms != 0 && now - p.pull_started_ms < options_.gossip_interval_ms) continue;
+    SendDigest(p);
   }
 }
 
@@ -101,10 +125,23 @@ void Replicator::OnCommitted(const CommitResult& commit) {
       if (p.connected && !p.record.removed) Send(p, ClusterMessage::kPush, body);
     }
   }
+  // Digests go out after the commit, so that they report what was just
+  // applied: one sent before would ask for the same deltas again.
   for (auto& [id, p] : peers_) {
-    if (p.pull_after_commit) {
+    if (p.pull_after_commit) {  // a chain going on
       p.pull_after_commit = false;
-      if (p.connected) SendDigest(p);
+      p.pull_wanted = false;
+      if (p.connected) {
+        SendDigest(p);
+      } else {
+        p.pull_started_ms = 0;
+      }
+    }
+  }
+  for (auto& [id, p] : peers_) {
+    if (p.pull_wanted) {
+      p.pull_wanted = false;
+      if (p.connected && !p.record.removed) StartPull(p);
     }
     if (p.ack_after_commit) {
       p.ack_after_commit = false;
@@ -208,7 +245,7 @@ Status Replicator::HandleDigest(Peer& peer, std::string_view body) {
     // Join this origin's entries into one interval while they are contiguous.
     DeltaInterval joined = std::move(entries->front());
     for (size_t i = 1; i < entries->size(); ++i) {
-      if (!joined.Append((*entries)[i]).ok()) break;  // a hole: the rest next time
+      if (!joined.Append(std::move((*entries)[i])).ok()) break;  // a hole: the rest next time
     }
     if (joined.first() > from) continue;  // the log lacks `from`: never send a gap
     if (joined.last() < seq) answer.more = true;
@@ -219,13 +256,9 @@ Status Replicator::HandleDigest(Peer& peer, std::string_view body) {
   }
   // Answered even when empty: the answer ends the asker's pull.
   Send(peer, ClusterMessage::kDeltas, Encode(answer));
-  // The asker has deltas we lack: pull them back now rather than when a tick
-  // happens to pick this peer. A pull from it still unanswered after a
-  // gossip interval was probably lost (say, sent into a partition that has
-  // just healed on our side only): it does not hold this one back.
-  const bool pulling = peer.pull_started_ms != 0 &&
-                       NowMs() - peer.pull_started_ms < options_.gossip_interval_ms;
-  if (!mine.Dominates(theirs) && !pulling) SendDigest(peer);
+  // The asker has deltas we lack: pull them back after the commit rather
+  // than when a tick happens to pick this peer, unless a chain is running.
+  if (!mine.Dominates(theirs)) peer.pull_wanted = true;
   return Status::Ok();
 }
 
@@ -253,9 +286,21 @@ Status Replicator::AnswerWithSnapshot(Peer& peer, const std::string& from_key) {
 Status Replicator::HandleDeltas(Peer& peer, std::string_view body) {
   StatusOr<DeltasMessage> msg = Decode<DeltasMessage>(body);
   if (!msg.ok()) return msg.status();
-  for (auto& interval : msg->intervals) replica_->ApplyRemote(std::move(interval));
-  peer.pull_started_ms = 0;
-  if (msg->more) peer.pull_after_commit = true;  // the pull goes on after the commit
+  bool news = false;
+  for (auto& interval : msg->intervals) {
+    news |= replica_->ApplyRemote(std::move(interval)) != Replica::RemoteResult::kDuplicate;
+  }
+  OnPullAnswered(peer);
+  // The chain goes on after the commit, still outstanding meanwhile, unless
+  // another peer's chain runs (PullFromAll asks all; one chain is enough) or
+  // the answer brought nothing new: it answered a digest sent twice, and the
+  // chain the other answer continues is enough.
+  if (msg->more && news && peer.pull_started_ms != 0 && !PullOutstanding(peer.record.id)) {
+    peer.pull_after_commit = true;
+  } else {
+    peer.pull_started_ms = 0;
+    if (msg->more) peer.pull_wanted = true;  // taken up if that other chain ends
+  }
   return Status::Ok();
 }
 
@@ -263,7 +308,7 @@ Status Replicator::HandleSnapshot(Peer& peer, std::string_view body) {
   StatusOr<SnapshotMessage> msg = Decode<SnapshotMessage>(body);
   if (!msg.ok()) return msg.status();
   CONVERGE_RETURN_IF_ERROR(replica_->JoinSnapshotChunk(msg->objects));
-  peer.pull_started_ms = 0;
+  OnPullAnswered(peer);
   peer.snapshot_vv = peer.snapshot_vv ? VersionVector::Meet(*peer.snapshot_vv, msg->vv) : msg->vv;
   if (msg->last) {
     replica_->FinishSnapshot(*peer.snapshot_vv);

@@ -7,8 +7,11 @@
 //     member list) goes to one random peer; the peer answers with the
 //     intervals the asker lacks, per origin, joined by key, in batches of at
 //     most max_batch_bytes, including origins other than itself (relay). An
-//     answer marked `more` makes the asker pull again at once: one batch in
-//     flight per pair is the flow control.
+//     answer marked `more` makes the asker pull again after its commit: one
+//     batch in flight is the flow control. A node runs one such chain at a
+//     time, whichever peer it pulls from: two chains would fetch the same
+//     deltas twice, and a digest sent before the last answer is committed
+//     asks for that answer again.
 //   * Full-state fallback: when the asker needs a range the log no longer has
 //     (below the log floor), or knows nothing at all, the answer is the
 //     object state in chunks read from store snapshots; the asker adopts the
@@ -109,7 +112,8 @@ class Replicator {
   void Tick();
   // Sends a digest to `peer` now (a session waiting on a range asks at once).
   void PullFrom(ReplicaId peer);
-  // Sends a digest to every connected peer now.
+  // Sends a digest to every connected peer now, but for one sent to it within
+  // the last gossip interval.
   void PullFromAll();
 
   // Reservation counters: asks the peers that hold rights on `key` (largest
@@ -156,8 +160,12 @@ class Replicator {
     bool pull_after_commit = false;
     // Send it our committed VV after the next commit: it pushed to us.
     bool ack_after_commit = false;
+    // It has deltas we lack (its digest showed them): pull from it after the
+    // next commit, unless a pull is outstanding by then.
+    bool pull_wanted = false;
     // Physical ms at which our outstanding pull (a digest sent to it) began;
-    // 0 when none. Every answer ends it; a lost one times out.
+    // 0 when none. An answer ends it unless the chain goes on (`more`); a
+    // lost one times out (PullExpiryMs).
     uint64_t pull_started_ms = 0;
   };
 
@@ -168,7 +176,14 @@ class Replicator {
   // outstanding (one chain of answers per node at a time: overlapping chains
   // send the same deltas twice).
   void StartPull(Peer& peer);
-  bool PullOutstanding() const;
+  // Whether a pull to a connected peer other than `except` awaits its answer.
+  bool PullOutstanding(ReplicaId except = 0) const;
+  // How long an unanswered pull counts as outstanding: two gossip intervals,
+  // or four recent round trips when answers come slower than that (a node
+  // busy applying a large answer must not be sent a second chain).
+  uint64_t PullExpiryMs() const;
+  // An answer from `peer` to its outstanding pull arrived.
+  void OnPullAnswered(Peer& peer);
   Status HandlePush(Peer& peer, std::string_view body);
   Status HandleDigest(Peer& peer, std::string_view body);
   Status HandleDeltas(Peer& peer, std::string_view body);
@@ -189,6 +204,9 @@ class Replicator {
   std::mt19937_64 rng_;
   std::map<ReplicaId, Peer> peers_;
   Timestamp self_safe_ts_;
+  // Round trip of pulls (digest sent to answer received), in ms: the recent
+  // slowest, decaying.
+  uint64_t pull_rtt_ms_ = 0;
   uint64_t tombstones_purged_ = 0;
   uint64_t rejected_messages_ = 0;
   uint64_t snapshots_received_ = 0;
