@@ -20,6 +20,7 @@
 // Each section also prints "RESULT name value" lines for bench/run.sh's
 // summary of issue 8's targets.
 #include <hiredis/hiredis.h>
+#include <sys/resource.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -511,6 +512,25 @@ std::string Vector(Client& c) {
   return info.substr(at, info.find('\n', at + 1) - at);
 }
 
+// Replication body bytes this node has received from all its peers (the sum
+// of bytes_received= over INFO replication's peer_ lines).
+uint64_t BytesReceived(Client& c) {
+  const std::string info = c.Run({"INFO", "replication"});
+  uint64_t total = 0;
+  for (size_t at = info.find("bytes_received="); at != std::string::npos;
+       at = info.find("bytes_received=", at + 1)) {
+    total += std::strtoull(info.c_str() + at + 15, nullptr, 10);
+  }
+  return total;
+}
+
+// INFO persistence's log_bytes: the encoded size of the node's delta log.
+uint64_t LogBytes(Client& c) {
+  const std::string info = c.Run({"INFO", "persistence"});
+  const size_t at = info.find("log_bytes:");
+  return at == std::string::npos ? 0 : std::strtoull(info.c_str() + at + 10, nullptr, 10);
+}
+
 // Writes keys prefix0..prefix(count-1) on node `n`, pipelined 500 at a time.
 int PipelinedSets(TestNode& n, const std::string& prefix, int from, int count, int step) {
   Client c(n.node->client_port());
@@ -533,6 +553,15 @@ int PipelinedSets(TestNode& n, const std::string& prefix, int from, int count, i
     }
   }
   return errors;
+}
+
+// CPU seconds (user + system) this process has used: the three nodes of
+// heal-node run in it, so a heal's share shows whether it waits or works.
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 // Returns ms from heal to equal version vectors (then digests), or -1.
@@ -569,6 +598,11 @@ double HealNode(int per_side) {
   const std::string connected_before =
       pc == std::string::npos ? "?" : info.substr(pc + 16, info.find_first_of("\r\n", pc) - pc - 16);
   const auto t0 = Clock::now();
+  const double cpu0 = ProcessCpuSeconds();
+  const uint64_t received0 = BytesReceived(ca) + BytesReceived(cb) + BytesReceived(cc);
+  // The ideal: A's log goes to B and to C, B's (both of B and C's writes) to A.
+  const uint64_t ideal = 2 * LogBytes(ca) + LogBytes(cb);
+  double heal_cpu = 0;
   ca.Run({"DEBUG", "HEAL"});
   cb.Run({"DEBUG", "HEAL"});
   cc.Run({"DEBUG", "HEAL"});
@@ -587,6 +621,7 @@ double HealNode(int per_side) {
     ++rounds;
     if (va == vb && vb == vc) {
       heal_ms = MsSince(t0);
+      heal_cpu = ProcessCpuSeconds() - cpu0;
       const std::string da = Digest(a);
       if (da == Digest(b) && da == Digest(c)) {
         converged = true;
@@ -595,6 +630,7 @@ double HealNode(int per_side) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  const uint64_t received = BytesReceived(ca) + BytesReceived(cb) + BytesReceived(cc) - received0;
   std::printf("\nheal-node: 3 nodes on loopback, DEBUG PARTITION A | B,C, %d SETs per side "
               "(pipelined, %.0f ms, %d errors), DEBUG HEAL\n",
               per_side, write_ms, errors);
@@ -603,8 +639,15 @@ double HealNode(int per_side) {
               side_settled ? "yes" : "NO", still_apart ? "yes" : "NO", connected_before.c_str(),
               converged ? "yes" : "NO");
   std::printf("  heal -> equal version vectors on A, B, C (then equal DEBUG DIGEST): %.1f ms "
-              "wall (%d poll rounds, %.2f ms per round of 3 INFO)\n",
-              heal_ms, rounds, round_ms_total / rounds);
+              "wall, %.2f CPU s in the three nodes (%.2f cores busy; %d poll rounds, %.2f ms "
+              "per round of 3 INFO)\n",
+              heal_ms, heal_cpu, heal_ms > 0 ? heal_cpu * 1000 / heal_ms : 0.0, rounds,
+              round_ms_total / rounds);
+  std::printf("  replication bytes received by A, B, C from heal to the digest check: %.1f MB, "
+              "%.2fx the logs' bytes that had to cross (A's to B and C, B's to A: %.1f MB)\n",
+              static_cast<double>(received) / 1e6,
+              ideal > 0 ? static_cast<double>(received) / static_cast<double>(ideal) : 0.0,
+              static_cast<double>(ideal) / 1e6);
   return converged ? heal_ms : -1;
 }
 
