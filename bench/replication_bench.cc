@@ -16,6 +16,7 @@
 // once each. Flags: --sections=lag,heal-sim,heal-node,size (default all);
 // --lag-rate=N and --lag-seconds=S (default 2000/s for 4 s and 10000/s for
 // 2 s), --heal-keys=N per side (default 20000 sim, 5000 node), --heal-runs=N;
+// --threads=N, the io threads of each real node (default: the node's own);
 // any --benchmark_* flag (bench/run.sh passes one) is accepted and ignored.
 // Each section also prints "RESULT name value" lines for bench/run.sh's
 // summary of issue 8's targets.
@@ -375,10 +376,14 @@ void SizeSweep(int writes, double drop) {
 // ---------------------------------------------------------------------------
 // Real nodes.
 
+// --threads=N: the nodes' io threads (0: NodeOptions' default).
+int g_node_threads = 0;
+
 std::vector<std::unique_ptr<TestNode>> StartThree(const std::string& tag) {
   auto tweak = [](NodeOptions& o) {
     o.gossip_interval_ms = 200;  // the production default (TestNode uses 50)
     o.fsync = FsyncMode::kEverySec;
+    if (g_node_threads > 0) o.threads = g_node_threads;
   };
   std::vector<std::unique_ptr<TestNode>> nodes;
   nodes.push_back(TestNode::Start(tag + "A", {}, tweak));
@@ -688,10 +693,12 @@ int main(int argc, char** argv) {
       heal_keys = static_cast<int>(v);
     } else if (number(arg, "--heal-runs", &v)) {
       heal_runs = static_cast<int>(v);
+    } else if (number(arg, "--threads", &v)) {
+      converge::bench::g_node_threads = static_cast<int>(v);
     } else if (arg.rfind("--benchmark_", 0) != 0) {
       std::fprintf(stderr,
                    "usage: %s [--sections=lag,heal-sim,heal-node,size] [--lag-rate=N] "
-                   "[--lag-seconds=S] [--heal-keys=N] [--heal-runs=N]\n",
+                   "[--lag-seconds=S] [--heal-keys=N] [--heal-runs=N] [--threads=N]\n",
                    argv[0]);
       return 2;
     }
