@@ -325,7 +325,7 @@ class Node::Impl {
     if (http_) CONVERGE_RETURN_IF_ERROR(http_->Start());
     loop_->Start();
     guard_.emplace(io_.get_executor());
-    for (int i = 0; i < std::max(1, options_.threads); ++i) {
+    for (int i = 0; i < options_.effective_threads(); ++i) {
       threads_.emplace_back([this] { io_.run(); });
     }
     started_ = true;

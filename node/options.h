@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace converge {
@@ -58,11 +59,11 @@ struct NodeOptions {
   std::string log_level = "info";
   // Worker threads of the node's io_context: the client and peer
   // connections. Every change runs on the one apply strand whatever this is.
-  // On two cores shared with the clients, 1 served 1.1-1.45x the
-  // unpipelined requests of 2, but a heal of 100k keys a side took 2-3x
-  // longer with 1, for reasons not yet established (bench/RESULTS.md).
-  // Default 2.
-  int threads = 2;
+  // 0 (the default): 1 on a machine with at most 2 CPUs, else 2. On two
+  // cores shared with the clients, 1 served 1.2-1.4x the unpipelined
+  // requests of 2 and healed as fast (bench/RESULTS.md); more cores than
+  // that were not measured.
+  int threads = 0;
   // Move surplus reservation rights toward the nodes that spend them, before
   // they ask (cluster/rights_policy.h). Embedding and benchmarks only; the
   // command line keeps it on. Default on.
@@ -71,6 +72,11 @@ struct NodeOptions {
   // The peer port in force: peer_port, else port + 10000 (0 stays 0: both
   // ephemeral, for tests).
   bool tls() const { return !tls_cert_file.empty(); }
+
+  int effective_threads() const {
+    if (threads > 0) return threads;
+    return std::thread::hardware_concurrency() <= 2 ? 1 : 2;
+  }
 
   uint16_t effective_peer_port() const {
     if (peer_port != 0 || port == 0) return peer_port;

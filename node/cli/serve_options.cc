@@ -79,7 +79,7 @@ constexpr OptionSpec kOptions[] = {
     {"max-clock-offset-ms", Kind::kMillis, "MS", "HLC skew bound (default 500)"},
     {"fault-injection", Kind::kFlag, "", "enable the DEBUG fault commands (default off)"},
     {"threads", Kind::kThreads, "N",
-     "threads serving client and peer connections (default 2)"},
+     "threads serving client and peer connections (default: 1 with at most 2 CPUs, else 2)"},
     {"log-level", Kind::kLogLevel, "trace|debug|info|warn|error", "log level (default info)"},
 };
 

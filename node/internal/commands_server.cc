@@ -227,6 +227,7 @@ std::string CommandTable::InfoText(std::string_view section) {
     line("peer_port", std::to_string(s_.options->effective_peer_port()));
     line("uptime_in_seconds", std::to_string((now - std::min(now, s_.start_ms)) / 1000));
     line("mem_allocator", AllocatorName());
+    line("io_threads", std::to_string(s_.options->effective_threads()));
   }
   if (want("clients")) {
     line("connected_clients", std::to_string(s_.connected_clients()));

@@ -124,6 +124,7 @@ TEST_F(CommandsTest, ServerCommands) {
   }
   // The test binary runs on glibc's malloc (only the executable links jemalloc).
   EXPECT_NE(all.find("\r\nmem_allocator:libc\r\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("\r\nio_threads:"), std::string::npos) << all;
   const std::string digest = Run({"DEBUG", "DIGEST"});
   EXPECT_EQ(digest.size(), 40u) << digest;
   EXPECT_EQ(Run({"QUIT"}), "OK");

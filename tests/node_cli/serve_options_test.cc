@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/node_cli/temp_dir.h"
@@ -40,7 +41,10 @@ TEST(ServeOptionsTest, DefaultsAreThoseOfTheProtocol) {
   EXPECT_EQ(o->max_clock_offset_ms, 500u);
   EXPECT_FALSE(o->fault_injection);
   EXPECT_EQ(o->log_level, "info");
-  EXPECT_EQ(o->threads, 2);
+  EXPECT_EQ(o->threads, 0);  // automatic
+  EXPECT_EQ(o->effective_threads(), std::thread::hardware_concurrency() <= 2 ? 1 : 2);
+  o->threads = 3;
+  EXPECT_EQ(o->effective_threads(), 3);
 }
 
 TEST(ServeOptionsTest, EveryOptionFromFlags) {
