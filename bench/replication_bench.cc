@@ -569,12 +569,16 @@ double ProcessCpuSeconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-// Returns ms from heal to equal version vectors (then digests), or -1.
-double HealNode(int per_side) {
+struct HealNodeResult {
+  double ms = -1;           // heal to equal version vectors (then digests); -1: did not converge
+  double bytes_ratio = -1;  // replication bytes received over the logs' bytes that had to cross
+};
+
+HealNodeResult HealNode(int per_side) {
   auto nodes = StartThree("heal");
   if (nodes.empty()) {
     std::printf("\nheal-node: could not start 3 meshed nodes\n");
-    return -1;
+    return {};
   }
   // The transport warns on every DEBUG PARTITION; its logger exists now.
   spdlog::set_level(spdlog::level::err);
@@ -653,7 +657,8 @@ double HealNode(int per_side) {
               static_cast<double>(received) / 1e6,
               ideal > 0 ? static_cast<double>(received) / static_cast<double>(ideal) : 0.0,
               static_cast<double>(ideal) / 1e6);
-  return converged ? heal_ms : -1;
+  if (!converged) return {};
+  return {heal_ms, ideal > 0 ? static_cast<double>(received) / static_cast<double>(ideal) : -1};
 }
 
 }  // namespace
@@ -722,15 +727,16 @@ int main(int argc, char** argv) {
   if (sections.count("heal-node")) {
     const int keys = heal_keys > 0 ? heal_keys : 5'000;
     const int runs = heal_runs > 0 ? heal_runs : 3;
-    std::vector<double> ms;
+    std::vector<double> ms, ratios;
     bool all = true;
     for (int run = 0; run < runs; ++run) {
-      const double m = HealNode(keys);
-      if (m < 0) all = false;
-      ms.push_back(m);
+      const HealNodeResult r = HealNode(keys);
+      if (r.ms < 0) all = false;
+      ms.push_back(r.ms);
+      ratios.push_back(r.bytes_ratio);
     }
-    std::printf("RESULT heal_node_keys %d\nRESULT heal_node_ms %.1f\n", keys,
-                all ? Percentile(ms, 50) : -1.0);
+    std::printf("RESULT heal_node_keys %d\nRESULT heal_node_ms %.1f\nRESULT heal_node_bytes_ratio %.3f\n",
+                keys, all ? Percentile(ms, 50) : -1.0, all ? Percentile(ratios, 50) : -1.0);
   }
   if (sections.count("size")) {
     SizeSweep(2'000, 0);

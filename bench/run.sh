@@ -49,6 +49,10 @@ echo "== replication_bench ${repl[*]} (items 5 and 6)"
     bench_record 6 "heal -> equal digests, $(res heal_node_keys) keys/side, 3 nodes, ms" \
       "$(clean "$(res heal_node_ms)")" le 2000
   fi
+  if [ -n "$(res heal_node_bytes_ratio)" ]; then
+    bench_record 6 "replication bytes / logs' bytes to cross, $(res heal_node_keys) keys/side, 3 nodes" \
+      "$(clean "$(res heal_node_bytes_ratio)")" le 1.3
+  fi
   bench_record 6 "wire / ideal delta bytes, $(res heal_sim_keys) keys/side (sim)" \
     "$(clean "$(res heal_wire_over_ideal)")" le 1.3
   trap - EXIT
