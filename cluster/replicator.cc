@@ -74,6 +74,8 @@ uint64_t Replicator::PullExpiryMs() const {
   return std::min<uint64_t>(expiry, 10'000);
 }
 
+uint64_t Replicator::LostAfterMs() const { return std::max<uint64_t>(2 * pull_rtt_ms_, 2); }
+
 bool Replicator::PullOutstanding(ReplicaId except) const {
   const uint64_t expiry = PullExpiryMs();
   const uint64_t now = NowMs();
@@ -104,14 +106,14 @@ void Replicator::PullFrom(ReplicaId peer) {
 }
 
 void Replicator::PullFromAll() {
-  // Asks every peer at once (the first answer wins: HandleDeltas lets only
-  // one chain go on), whatever pull was outstanding: it may have been lost,
-  // unless it went out within the last gossip interval (say, when the
-  // connection came up).
+  // Asks every peer at once (HandleDeltas lets one chain go on: the first
+  // answer with news, from a peer no other chain runs to), also one whose
+  // pull is outstanding but may have been lost (DEBUG HEAL: sent into the
+  // partition); not one asked a moment ago (say, as its connection came up).
   const uint64_t now = NowMs();
   for (auto& [id, p] : peers_) {
     if (!p.connected || p.record.removed) continue;
-    if (p.pull_started_ms != 0 && now - p.pull_started_ms < options_.gossip_interval_ms) continue;
+    if (p.pull_started_ms != 0 && now - p.pull_started_ms <= LostAfterMs()) continue;
     SendDigest(p);
   }
 }
@@ -258,7 +260,16 @@ Status Replicator::HandleDigest(Peer& peer, std::string_view body) {
   Send(peer, ClusterMessage::kDeltas, Encode(answer));
   // The asker has deltas we lack: pull them back after the commit rather
   // than when a tick happens to pick this peer, unless a chain is running.
-  if (!mine.Dominates(theirs)) peer.pull_wanted = true;
+  if (!mine.Dominates(theirs)) {
+    peer.pull_wanted = true;
+    // Our pull to it, if older than a round trip or two, would have been
+    // answered before this digest left it (one connection keeps order):
+    // it was lost (say, sent into a partition that has just healed on our
+    // side only), and does not hold this one back.
+    if (peer.pull_started_ms != 0 && NowMs() - peer.pull_started_ms > LostAfterMs()) {
+      peer.pull_started_ms = 0;
+    }
+  }
   return Status::Ok();
 }
 

@@ -112,8 +112,7 @@ class Replicator {
   void Tick();
   // Sends a digest to `peer` now (a session waiting on a range asks at once).
   void PullFrom(ReplicaId peer);
-  // Sends a digest to every connected peer now, but for one sent to it within
-  // the last gossip interval.
+  // Sends a digest to every connected peer now.
   void PullFromAll();
 
   // Reservation counters: asks the peers that hold rights on `key` (largest
@@ -182,6 +181,9 @@ class Replicator {
   // or four recent round trips when answers come slower than that (a node
   // busy applying a large answer must not be sent a second chain).
   uint64_t PullExpiryMs() const;
+  // How old an unanswered pull to a peer is when a later frame from that
+  // peer shows it was lost: two recent round trips, at least 2 ms.
+  uint64_t LostAfterMs() const;
   // An answer from `peer` to its outstanding pull arrived.
   void OnPullAnswered(Peer& peer);
   Status HandlePush(Peer& peer, std::string_view body);
