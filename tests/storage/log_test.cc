@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <random>
@@ -272,6 +273,25 @@ TEST(LogTest, TheSizeRecordIsConsumedByTheOpen) {
     holder.Kill();
   }
   EXPECT_EQ(OpenOrDie(dir.path(), StoreOptions())->log_bytes(), scanned);
+}
+
+// A clean close flushes the memtables: the WAL it leaves is empty, so the
+// next open replays nothing, and everything written is still there.
+TEST(LogTest, ACleanCloseLeavesNothingInTheWalToReplay) {
+  testing::TempDir dir;
+  const uint64_t scanned = LogAndClose(dir.path());
+  ASSERT_GT(scanned, 0u);
+  uint64_t wal_bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().extension() == ".log") wal_bytes += entry.file_size();
+  }
+  EXPECT_EQ(wal_bytes, 0u);
+  auto store = OpenOrDie(dir.path(), StoreOptions());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->version_vector().Get(kA), 30u);
+  StatusOr<std::vector<DeltaInterval>> log = store->ReadLog(kA, 1, 30, UINT64_MAX);
+  ASSERT_OK(log.status());
+  EXPECT_EQ(log->size(), 30u);
 }
 
 }  // namespace
