@@ -74,7 +74,12 @@ uint64_t Replicator::PullExpiryMs() const {
   return std::min<uint64_t>(expiry, 10'000);
 }
 
-uint64_t Replicator::LostAfterMs() const { return std::max<uint64_t>(2 * pull_rtt_ms_, 2); }
+uint64_t Replicator::LostAfterMs() const {
+  // At least a gossip interval: under steady load a peer's digest arrives
+  // while its pushes are in flight, and each pull-back it starts is answered
+  // with deltas those pushes bring anyway.
+  return std::max<uint64_t>(2 * pull_rtt_ms_, options_.gossip_interval_ms);
+}
 
 bool Replicator::PullOutstanding(ReplicaId except) const {
   const uint64_t expiry = PullExpiryMs();

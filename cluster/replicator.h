@@ -182,7 +182,7 @@ class Replicator {
   // busy applying a large answer must not be sent a second chain).
   uint64_t PullExpiryMs() const;
   // How old an unanswered pull to a peer is when a later frame from that
-  // peer shows it was lost: two recent round trips, at least 2 ms.
+  // peer shows it was lost: two recent round trips, at least a gossip interval.
   uint64_t LostAfterMs() const;
   // An answer from `peer` to its outstanding pull arrived.
   void OnPullAnswered(Peer& peer);
