@@ -267,10 +267,10 @@ Status Replicator::HandleDigest(Peer& peer, std::string_view body) {
   // than when a tick happens to pick this peer, unless a chain is running.
   if (!mine.Dominates(theirs)) {
     peer.pull_wanted = true;
-    // Our pull to it, if older than a round trip or two, would have been
-    // answered before this digest left it (one connection keeps order):
-    // it was lost (say, sent into a partition that has just healed on our
-    // side only), and does not hold this one back.
+    // Our pull to it, if older than LostAfterMs (two round trips, at least a
+    // gossip interval), would have been answered before this digest left it
+    // (one connection keeps order): it was lost (say, sent into a partition
+    // that has just healed on our side only), and does not hold this one back.
     if (peer.pull_started_ms != 0 && NowMs() - peer.pull_started_ms > LostAfterMs()) {
       peer.pull_started_ms = 0;
     }
