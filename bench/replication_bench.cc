@@ -509,13 +509,17 @@ std::string Digest(TestNode& n) {
   return c.Run({"DEBUG", "DIGEST"});
 }
 
-// The committed version vector, from INFO replication's vv: line.
-std::string Vector(Client& c) {
-  const std::string info = c.Run({"INFO", "replication"});
-  const size_t at = info.find("\nvv:");
+// The value of INFO's `name:` line in `info`, or "?" when there is none.
+std::string InfoField(const std::string& info, const std::string& name) {
+  const std::string key = "\n" + name + ":";
+  const size_t at = info.find(key);
   if (at == std::string::npos) return "?";
-  return info.substr(at, info.find('\n', at + 1) - at);
+  const size_t from = at + key.size();
+  return info.substr(from, info.find_first_of("\r\n", from) - from);
 }
+
+// The committed version vector, from INFO replication's vv: line.
+std::string Vector(Client& c) { return InfoField(c.Run({"INFO", "replication"}), "vv"); }
 
 // Replication body bytes this node has received from all its peers (the sum
 // of bytes_received= over INFO replication's peer_ lines).
@@ -531,9 +535,7 @@ uint64_t BytesReceived(Client& c) {
 
 // INFO persistence's log_bytes: the encoded size of the node's delta log.
 uint64_t LogBytes(Client& c) {
-  const std::string info = c.Run({"INFO", "persistence"});
-  const size_t at = info.find("log_bytes:");
-  return at == std::string::npos ? 0 : std::strtoull(info.c_str() + at + 10, nullptr, 10);
+  return std::strtoull(InfoField(c.Run({"INFO", "persistence"}), "log_bytes").c_str(), nullptr, 10);
 }
 
 // Writes keys prefix0..prefix(count-1) on node `n`, pipelined 500 at a time.
@@ -602,10 +604,7 @@ HealNodeResult HealNode(int per_side) {
 
   // Whether A's connections outlived the cut (then the heal is not a peer-up
   // event and nothing pulls before the next gossip tick).
-  const std::string info = ca.Run({"INFO", "replication"});
-  const size_t pc = info.find("peers_connected:");
-  const std::string connected_before =
-      pc == std::string::npos ? "?" : info.substr(pc + 16, info.find_first_of("\r\n", pc) - pc - 16);
+  const std::string connected_before = InfoField(ca.Run({"INFO", "replication"}), "peers_connected");
   const auto t0 = Clock::now();
   const double cpu0 = ProcessCpuSeconds();
   const uint64_t received0 = BytesReceived(ca) + BytesReceived(cb) + BytesReceived(cc);
