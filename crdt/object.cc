@@ -10,7 +10,7 @@ namespace {
 Status WrongType() { return FailedPreconditionError(std::string(Object::kWrongType)); }
 
 template <class T>
-void JoinSlot(std::optional<Slot<T>>& mine, const std::optional<Slot<T>>& theirs) {
+void JoinSlot(Boxed<Slot<T>>& mine, const Boxed<Slot<T>>& theirs) {
   if (!theirs) return;
   if (!mine) {
     mine = theirs;

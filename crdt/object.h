@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "crdt/internal/boxed.h"
 #include "crdt/lww_map.h"
 #include "crdt/lww_register.h"
 #include "crdt/pn_counter.h"
@@ -113,18 +114,18 @@ class Object {
 
  private:
   template <class T>
-  std::optional<Slot<T>>& SlotOf();
+  Boxed<Slot<T>>& SlotOf();
   template <class T>
-  const std::optional<Slot<T>>& SlotOf() const;
+  const Boxed<Slot<T>>& SlotOf() const;
   // Applies `op(payload, delta_payload)` to the slot of type T, creating or
   // re-creating it as the class comment says.
   template <class T, class Op>
   StatusOr<Object> Mutate(Stamp now, Op op);
 
-  std::optional<Slot<PNCounter>> counter_;
-  std::optional<Slot<LwwRegister>> string_;
-  std::optional<Slot<LwwMap>> hash_;
-  std::optional<Slot<ReservationCounter>> rcounter_;
+  Boxed<Slot<PNCounter>> counter_;
+  Boxed<Slot<LwwRegister>> string_;
+  Boxed<Slot<LwwMap>> hash_;
+  Boxed<Slot<ReservationCounter>> rcounter_;
 };
 
 template <class T>
@@ -139,17 +140,17 @@ template <>
 constexpr ObjectType TypeOf<ReservationCounter>() { return ObjectType::kReservation; }
 
 template <>
-inline std::optional<Slot<PNCounter>>& Object::SlotOf<PNCounter>() { return counter_; }
+inline Boxed<Slot<PNCounter>>& Object::SlotOf<PNCounter>() { return counter_; }
 template <>
-inline std::optional<Slot<LwwRegister>>& Object::SlotOf<LwwRegister>() { return string_; }
+inline Boxed<Slot<LwwRegister>>& Object::SlotOf<LwwRegister>() { return string_; }
 template <>
-inline std::optional<Slot<LwwMap>>& Object::SlotOf<LwwMap>() { return hash_; }
+inline Boxed<Slot<LwwMap>>& Object::SlotOf<LwwMap>() { return hash_; }
 template <>
-inline std::optional<Slot<ReservationCounter>>& Object::SlotOf<ReservationCounter>() {
+inline Boxed<Slot<ReservationCounter>>& Object::SlotOf<ReservationCounter>() {
   return rcounter_;
 }
 template <class T>
-const std::optional<Slot<T>>& Object::SlotOf() const {
+const Boxed<Slot<T>>& Object::SlotOf() const {
   return const_cast<Object*>(this)->SlotOf<T>();
 }
 

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <string>
 
 #include "crdt/delta.h"
+#include "crdt/internal/boxed.h"
 #include "crdt/object.h"
 #include "crdt/version_vector.h"
 #include "tests/testing/seed.h"
@@ -48,6 +50,54 @@ TEST(CodecTest, RoundTripsEveryType) {
   EXPECT_EQ(*i_back, interval);
   EXPECT_EQ(i_back->last(), 2u);
   EXPECT_EQ(i_back->max_ts(), Timestamp(6, 0));
+}
+
+// Object keeps its slots in Boxed (on the heap) where it used to keep them
+// in std::optional: the bytes must not change, or stores and peers written
+// before could not be read.
+template <class T>
+void ExpectBoxedEncodesAsOptional(const Slot<T>& slot) {
+  std::optional<Slot<T>> optional;
+  Boxed<Slot<T>> boxed;
+  EXPECT_EQ(EncodeBody(boxed), EncodeBody(optional));
+  optional = slot;
+  boxed.emplace() = slot;
+  EXPECT_EQ(EncodeBody(boxed), EncodeBody(optional));
+}
+
+TEST(CodecTest, BoxedSlotsEncodeAsOptionalOnesDid) {
+  Object o = SampleObject();
+  (void)o.IncrBy(At(3, 4), 5).ok();
+  (void)o.RcAdd(At(4, 5), 9).ok();
+  ExpectBoxedEncodesAsOptional(Slot<LwwMap>{At(1, 1), *o.As<LwwMap>()});
+  Object s;
+  (void)s.Set(At(6, 2), "value").ok();
+  ExpectBoxedEncodesAsOptional(Slot<LwwRegister>{At(6, 2), *s.As<LwwRegister>()});
+  Object c;
+  (void)c.IncrBy(At(7, 3), -4).ok();
+  ExpectBoxedEncodesAsOptional(Slot<PNCounter>{At(7, 3), *c.As<PNCounter>()});
+  Object r;
+  (void)r.RcAdd(At(8, 4), 12).ok();
+  ExpectBoxedEncodesAsOptional(Slot<ReservationCounter>{At(8, 4), *r.As<ReservationCounter>()});
+}
+
+TEST(CodecTest, BoxedHasValueSemantics) {
+  Boxed<std::string> a;
+  EXPECT_FALSE(a.has_value());
+  a.emplace() = "x";
+  Boxed<std::string> b = a;  // a copy, not a shared value
+  *b = "y";
+  EXPECT_EQ(*a, "x");
+  EXPECT_FALSE(a == b);
+  b = a;
+  EXPECT_TRUE(a == b);
+  Boxed<std::string> empty;
+  b = empty;
+  EXPECT_FALSE(b.has_value());
+  EXPECT_FALSE(a == b);
+  EXPECT_TRUE(b == Boxed<std::string>());
+  Boxed<std::string> moved = std::move(a);
+  EXPECT_EQ(*moved, "x");
 }
 
 TEST(CodecTest, EqualStatesEncodeEqualWhateverTheOrderOfWrites) {
