@@ -147,7 +147,7 @@ Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
   Stage(key, object, *delta);
   Delta d{id_, seq, now.ts, std::string(key), std::move(*delta)};
   if (staged_local_) {
-    Status st = staged_local_->Append(d);
+    Status st = staged_local_->Append(std::move(d));
     if (!st.ok()) return InternalError("local delta out of sequence: " + st.message());
   } else {
     staged_local_.emplace(d);
@@ -309,8 +309,12 @@ StatusOr<CommitResult> Replica::Commit() {
   for (const std::string& key : staged_erase_) {
     if (staged_.find(key) == staged_.end()) batch.erased_objects.push_back(key);
   }
-  batch.intervals = staged_remote_;
-  if (staged_local_) batch.intervals.push_back(*staged_local_);
+  // The intervals are moved into the batch and back out after it: the log
+  // and the CommitResult want the same values, and a 1 MiB anti-entropy
+  // answer is not worth a copy.
+  batch.intervals = std::move(staged_remote_);
+  const bool has_local = staged_local_.has_value();
+  if (has_local) batch.intervals.push_back(std::move(*staged_local_));
   batch.version_vector = vv_;
   batch.hlc_high_water = clock_.Last();
   batch.put_holds = staged_holds_;
@@ -328,8 +332,11 @@ StatusOr<CommitResult> Replica::Commit() {
   } else {
     committed_vv_ = vv_;
     committed_live_keys_ = live_keys_;
-    result.local = std::move(staged_local_);
-    result.remote = std::move(staged_remote_);
+    if (has_local) {
+      result.local = std::move(batch.intervals.back());
+      batch.intervals.pop_back();
+    }
+    result.remote = std::move(batch.intervals);
   }
   staged_.clear();
   staged_erase_.clear();

@@ -124,7 +124,10 @@ void Replicator::PullFromAll() {
 }
 
 void Replicator::OnCommitted(const CommitResult& commit) {
-  if (commit.local) {
+  const bool anyone = std::any_of(peers_.begin(), peers_.end(), [](const auto& entry) {
+    return entry.second.connected && !entry.second.record.removed;
+  });
+  if (commit.local && anyone) {  // a node on its own encodes nothing
     PushMessage push;
     push.intervals.push_back(*commit.local);
     const std::string body = Encode(push);

@@ -1,6 +1,7 @@
 #include "crdt/delta.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace converge {
 
@@ -10,6 +11,16 @@ Status DeltaInterval::Append(const Delta& d) {
                                 std::to_string(d.seq) + ") does not extend the interval");
   }
   objects_[d.key].Join(d.object);
+  last_ = d.seq;
+  max_ts_ = std::max(max_ts_, d.ts);
+  return Status::Ok();
+}
+
+Status DeltaInterval::Append(Delta&& d) {
+  if (d.origin != origin_ || d.seq != last_ + 1) return Append(std::as_const(d));  // the error
+  // try_emplace leaves key and object alone when the key is there already.
+  auto [it, inserted] = objects_.try_emplace(std::move(d.key), std::move(d.object));
+  if (!inserted) it->second.Join(d.object);
   last_ = d.seq;
   max_ts_ = std::max(max_ts_, d.ts);
   return Status::Ok();

@@ -47,6 +47,9 @@ class DeltaInterval {
   // Extends the interval by the next delta of the same origin.
   // REQUIRES: d.origin == origin() and d.seq == last() + 1, else InvalidArgument.
   Status Append(const Delta& d);
+  // The same, moving d's key and object in when the interval lacks the key.
+  // `d` is left valid, unspecified.
+  Status Append(Delta&& d);
   // Extends the interval by one that follows or overlaps it (same origin,
   // next.first() <= last() + 1), else InvalidArgument. Overlap is harmless:
   // the join is idempotent.

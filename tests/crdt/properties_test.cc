@@ -266,8 +266,9 @@ TEST(DigestPropertyTest, EqualStateGivesEqualDigestAndEqualDigestMeansEqualLiveV
 }
 
 // A log answer joins consecutive intervals by moving their objects
-// (Append(DeltaInterval&&)); the result must be the one copying gives, and
-// the one of joining every delta in order, whatever keys repeat.
+// (Append(DeltaInterval&&)), and a local write moves its delta into the
+// cycle's interval (Append(Delta&&)); the result must be the one copying
+// gives, and the one of joining every delta in order, whatever keys repeat.
 TEST(DeltaIntervalPropertyTest, AppendByMoveEqualsAppendByCopyAndDeltaByDelta) {
   const uint64_t seed = testing::AnnounceSeed("DeltaIntervalPropertyTest");
   SCOPED_TRACE("seed=" + std::to_string(seed));
@@ -292,9 +293,17 @@ TEST(DeltaIntervalPropertyTest, AppendByMoveEqualsAppendByCopyAndDeltaByDelta) {
     for (size_t k = 1; k < deltas.size(); ++k) ASSERT_TRUE(by_delta.Append(deltas[k]).ok());
     DeltaInterval by_copy = pieces.front();
     for (size_t k = 1; k < pieces.size(); ++k) ASSERT_TRUE(by_copy.Append(pieces[k]).ok());
+    DeltaInterval by_moved_delta(deltas.front());
+    for (size_t k = 1; k < deltas.size(); ++k) {
+      Delta moved = deltas[k];
+      ASSERT_TRUE(by_moved_delta.Append(std::move(moved)).ok());
+    }
+    Delta out_of_order = deltas.front();
+    ASSERT_FALSE(by_moved_delta.Append(std::move(out_of_order)).ok());
     DeltaInterval by_move = pieces.front();
     for (size_t k = 1; k < pieces.size(); ++k) ASSERT_TRUE(by_move.Append(std::move(pieces[k])).ok());
     ASSERT_EQ(Encode(by_copy), Encode(by_delta));
+    ASSERT_EQ(Encode(by_moved_delta), Encode(by_delta));
     ASSERT_EQ(Encode(by_move), Encode(by_delta));
     ASSERT_EQ(by_move.first(), 1u);
     ASSERT_EQ(by_move.last(), deltas.size());
