@@ -680,8 +680,9 @@ Status Store::Apply(const ApplyBatch& batch) {
   // Objects go into the batch in key order: the memtable's skiplist starts
   // each insert from the path of the one before, so keys in order share the
   // upper levels of their search instead of each walking down from the top.
-  std::vector<const std::pair<std::string, Object>*> in_order;
-  auto sorted = [&in_order](const std::vector<std::pair<std::string, Object>>& objects) {
+  using Entry = std::pair<std::string, Object>;
+  std::vector<const Entry*> in_order;
+  auto sorted = [&in_order](const std::vector<Entry>& objects) -> const std::vector<const Entry*>& {
     in_order.clear();
     for (const auto& entry : objects) in_order.push_back(&entry);
     std::sort(in_order.begin(), in_order.end(),
