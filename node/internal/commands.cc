@@ -476,8 +476,10 @@ void CommandTable::Type(ClientState&, const Args& a, std::string* out) {
   }
 }
 
-// SCAN's cursor is the number of live keys already returned in key order; a
-// key added or removed meanwhile may be missed or repeated, which SCAN allows.
+// SCAN's cursor names the last key the previous call examined (ScanCursors),
+// and a call seeks just past it; 0 starts a scan and ends one. Keys are
+// examined in key order, COUNT live ones per call; a key added or removed
+// meanwhile may be missed or repeated, which SCAN allows.
 void CommandTable::Scan(ClientState&, const Args& a, std::string* out) {
   int64_t cursor = 0;
   if (!ParseInt64(a[1], &cursor) || cursor < 0) return AppendError(out, "ERR invalid cursor");
@@ -495,22 +497,41 @@ void CommandTable::Scan(ClientState&, const Args& a, std::string* out) {
       return AppendError(out, kSyntax);
     }
   }
+  std::string after;
+  if (cursor != 0) {
+    const std::string* last = scan_cursors_.Find(static_cast<uint64_t>(cursor));
+    if (last == nullptr) {
+      return AppendError(out,
+                         "ERR invalid cursor: not one this node handed out recently (cursors "
+                         "belong to one node and do not outlive a restart); start again from 0");
+    }
+    after = *last;
+  }
   s_.commit_now();
   StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects();
   if (!snap.ok()) return ErrorFromStatus(snap.status(), out);
   std::vector<std::string> keys;
-  int64_t index = 0, examined = 0;
+  std::string last;
+  int64_t examined = 0;
   auto& it = **snap;
-  for (it.SeekToFirst(); it.Valid(); it.Next()) {
+  if (cursor == 0) {
+    it.SeekToFirst();
+  } else {
+    it.Seek(after);
+    if (it.Valid() && it.key() == after) it.Next();
+  }
+  for (; it.Valid() && examined < count; it.Next()) {
     StatusOr<Object> o = it.object();
     if (!o.ok() || !o->Live()) continue;
-    if (index++ < cursor) continue;
-    if (examined++ >= count) break;
+    ++examined;
+    last = it.key();
     if (GlobMatch(pattern, it.key())) keys.emplace_back(it.key());
   }
-  const int64_t next = it.Valid() ? cursor + examined - (examined > count ? 1 : 0) : 0;
+  // Stopped with keys left: the next call goes on after the last examined
+  // (the loop only stops early once it examined one, so `last` is set).
+  const uint64_t next = it.Valid() ? scan_cursors_.Remember(last) : 0;
   AppendArrayHeader(out, 2);
-  AppendBulk(out, std::to_string(it.Valid() ? next : 0));
+  AppendBulk(out, std::to_string(next));
   AppendArrayHeader(out, keys.size());
   for (const auto& k : keys) AppendBulk(out, k);
 }

@@ -21,6 +21,7 @@
 #include "cluster/replicator.h"
 #include "node/internal/client_state.h"
 #include "node/internal/metrics.h"
+#include "node/internal/scan_cursors.h"
 #include "node/internal/system_clock.h"
 #include "node/internal/wait.h"
 #include "node/options.h"
@@ -152,6 +153,7 @@ class CommandTable {
   uint64_t takes_waited_ = 0;  // served after asking peers for rights
   std::unique_ptr<OperationCounters> operations_;
   LatencyHistogram apply_latency_;
+  ScanCursors scan_cursors_;
 };
 
 // Redis's string2ll: the whole string is a base-10 int64.

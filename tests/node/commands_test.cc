@@ -1,9 +1,12 @@
 // Every client command of PROTOCOL.md through hiredis against a real node,
 // with Redis's replies and error texts.
 #include <gtest/gtest.h>
-
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <set>
+#include <string>
+#include <vector>
 
 #include "tests/node/test_node.h"
 
@@ -81,7 +84,8 @@ TEST_F(CommandsTest, Keys) {
   // SCAN until the cursor comes back to 0 sees every key once.
   std::string cursor = "0", seen;
   do {
-    auto* r = static_cast<redisReply*>(redisCommand(client_->raw(), "SCAN %s COUNT 1", cursor.c_str()));
+    auto* r =
+        static_cast<redisReply*>(redisCommand(client_->raw(), "SCAN %s COUNT 1", cursor.c_str()));
     ASSERT_NE(r, nullptr);
     ASSERT_EQ(r->type, REDIS_REPLY_ARRAY);
     cursor = r->element[0]->str;
@@ -95,6 +99,59 @@ TEST_F(CommandsTest, Keys) {
   EXPECT_EQ(Run({"GET", "a1"}), "(nil)");
   EXPECT_EQ(Run({"DEL", "a2"}), ":1");
   EXPECT_EQ(Run({"INCR", "a2"}), ":1") << "a deleted counter starts again from zero";
+}
+
+// A full SCAN sees every live key exactly once and no deleted one, whatever
+// COUNT; a cursor can be retried; a cursor this node did not hand out is
+// refused, not taken for a position.
+TEST_F(CommandsTest, ScanVisitsEveryLiveKeyOnceAndRefusesUnknownCursors) {
+  constexpr int kKeys = 3000;
+  std::set<std::string> live;
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    ASSERT_EQ(Run({"SET", key, "v"}), "OK");
+    live.insert(key);
+  }
+  for (int i = 0; i < kKeys; i += 7) {
+    const std::string key = "k" + std::to_string(i);
+    ASSERT_EQ(Run({"DEL", key}), ":1");
+    live.erase(key);
+  }
+  for (const char* count : {"1", "10", "1000"}) {
+    SCOPED_TRACE(std::string("COUNT ") + count);
+    std::multiset<std::string> seen;
+    std::string cursor = "0";
+    int calls = 0;
+    do {
+      auto* r = static_cast<redisReply*>(
+          redisCommand(client_->raw(), "SCAN %s COUNT %s", cursor.c_str(), count));
+      ASSERT_NE(r, nullptr);
+      ASSERT_EQ(r->type, REDIS_REPLY_ARRAY) << (r->str != nullptr ? r->str : "");
+      const std::string next = r->element[0]->str;
+      std::vector<std::string> page;
+      for (size_t i = 0; i < r->element[1]->elements; ++i)
+        page.push_back(r->element[1]->element[i]->str);
+      freeReplyObject(r);
+      if (next != "0" && calls % 50 == 0) {
+        // Retrying the same cursor gives the same page.
+        auto* again = static_cast<redisReply*>(
+            redisCommand(client_->raw(), "SCAN %s COUNT %s", cursor.c_str(), count));
+        ASSERT_NE(again, nullptr);
+        ASSERT_EQ(again->type, REDIS_REPLY_ARRAY);
+        ASSERT_EQ(again->element[1]->elements, page.size());
+        for (size_t i = 0; i < page.size(); ++i)
+          EXPECT_EQ(again->element[1]->element[i]->str, page[i]);
+        freeReplyObject(again);
+      }
+      seen.insert(page.begin(), page.end());
+      cursor = next;
+      ASSERT_LT(++calls, 2 * kKeys);
+    } while (cursor != "0");
+    EXPECT_EQ(seen.size(), live.size());
+    EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), live);
+  }
+  EXPECT_EQ(Run({"SCAN", "12345"}).rfind("-ERR invalid cursor", 0), 0u);
+  EXPECT_EQ(Run({"SCAN", "-1"}), "-ERR invalid cursor");
 }
 
 TEST_F(CommandsTest, ServerCommands) {
@@ -115,11 +172,13 @@ TEST_F(CommandsTest, ServerCommands) {
   EXPECT_EQ(Run({"GET"}), "-ERR wrong number of arguments for 'get' command");
   EXPECT_EQ(Run({"AUTH", "pw"}).rfind("-ERR AUTH <password> called without any password", 0), 0u);
   const std::string info = Run({"INFO", "replication"});
-  for (const char* field : {"node_id:", "node_name:cmd", "peers_connected:", "peers_known:", "vv:"}) {
+  for (const char* field :
+       {"node_id:", "node_name:cmd", "peers_connected:", "peers_known:", "vv:"}) {
     EXPECT_NE(info.find(field), std::string::npos) << field << " in " << info;
   }
   const std::string all = Run({"INFO"});
-  for (const char* section : {"# Server", "# Clients", "# Persistence", "# Replication", "# Stats", "# Crdt"}) {
+  for (const char* section :
+       {"# Server", "# Clients", "# Persistence", "# Replication", "# Stats", "# Crdt"}) {
     EXPECT_NE(all.find(section), std::string::npos) << section;
   }
   // The test binary runs on glibc's malloc (only the executable links jemalloc).
@@ -148,7 +207,8 @@ TEST(AuthTest, RequirePassGatesEveryCommandButAuth) {
   ASSERT_NE(node, nullptr);
   Client c(node->options.port);
   EXPECT_EQ(c.Run({"GET", "k"}), "-NOAUTH Authentication required.");
-  EXPECT_EQ(c.Run({"AUTH", "wrong"}), "-WRONGPASS invalid username-password pair or user is disabled.");
+  EXPECT_EQ(c.Run({"AUTH", "wrong"}),
+            "-WRONGPASS invalid username-password pair or user is disabled.");
   EXPECT_EQ(c.Run({"AUTH", "sesame"}), "OK");
   EXPECT_EQ(c.Run({"SET", "k", "v"}), "OK");
   EXPECT_EQ(c.Run({"AUTH", "default", "sesame"}), "OK");
@@ -187,15 +247,17 @@ TEST(ProtocolErrorTest, BadRequestsGetAnErrorAndCloseWhileOthersKeepWorking) {
   EXPECT_EQ(RawExchange(node->options.port, "*2\r\n$3\r\nGET\r\n:1\r\n"),
             "-ERR Protocol error: expected '$', got ':'\r\n");
   EXPECT_EQ(RawExchange(node->options.port, "*1\r\n*1\r\n"),
-            "-ERR Protocol error: expected '$', got '*'\r\n") << "nesting is refused";
+            "-ERR Protocol error: expected '$', got '*'\r\n")
+      << "nesting is refused";
   // A bulk larger than the limit is refused from its header alone.
   EXPECT_EQ(RawExchange(node->options.port, "*2\r\n$3\r\nSET\r\n$99999999999\r\n"),
             "-ERR Protocol error: invalid bulk length\r\n");
   EXPECT_EQ(RawExchange(node->options.port, "*x\r\n"),
             "-ERR Protocol error: invalid multibulk length\r\n");
   // Pipelined good commands before a bad one are answered first.
-  EXPECT_EQ(RawExchange(node->options.port, "PING\r\nECHO hi\r\n*1\r\n$4\r\nPING\r\n\"unbalanced\r\n"),
-            "+PONG\r\n$2\r\nhi\r\n+PONG\r\n-ERR Protocol error: unbalanced quotes in request\r\n");
+  EXPECT_EQ(
+      RawExchange(node->options.port, "PING\r\nECHO hi\r\n*1\r\n$4\r\nPING\r\n\"unbalanced\r\n"),
+      "+PONG\r\n$2\r\nhi\r\n+PONG\r\n-ERR Protocol error: unbalanced quotes in request\r\n");
   {  // A client that disconnects mid-request costs nothing.
     Client quitter(node->options.port);
     const std::string half = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc";
