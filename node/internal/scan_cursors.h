@@ -8,7 +8,7 @@
 // The node remembers the last kCapacity cursors it handed out, oldest
 // forgotten first, and none across a restart: an unknown cursor (forgotten,
 // from another node, or made up) is refused rather than taken for a position.
-// Ids start at a random point below 2^62 so that a cursor from another node
+// Ids start at a random point below 2^61 so that a cursor from another node
 // or an earlier run is almost never taken for one of this run's.
 //
 // Thread-compatible: the node uses it on its apply strand.
