@@ -2,78 +2,154 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <new>
 
 namespace converge {
 
+namespace {
+
+constexpr size_t kInitialBuckets = 16;
+
+}  // namespace
+
+ObjectCache::ObjectCache(size_t capacity)
+    : capacity_(capacity), table_(kInitialBuckets), mask_(kInitialBuckets - 1) {}
+
+ObjectCache::~ObjectCache() {
+  for (const Bucket& b : table_) {
+    if (b.entry != nullptr) DeleteEntry(b.entry);
+  }
+}
+
+ObjectCache::Entry* ObjectCache::NewEntry(std::string_view key, size_t hash, Object object) {
+  void* mem = ::operator new(sizeof(Entry) + key.size());
+  Entry* e = new (mem) Entry{std::move(object), hash, static_cast<uint32_t>(key.size())};
+  if (!key.empty()) std::memcpy(reinterpret_cast<char*>(e + 1), key.data(), key.size());
+  return e;
+}
+
+void ObjectCache::DeleteEntry(Entry* e) {
+  e->~Entry();
+  ::operator delete(e);
+}
+
+size_t ObjectCache::Probe(std::string_view key, size_t hash) const {
+  size_t i = hash & mask_;
+  for (;;) {
+    const Bucket& b = table_[i];
+    if (b.entry == nullptr || (b.hash == hash && b.entry->key() == key)) return i;
+    i = (i + 1) & mask_;  // terminates: the table is never full
+  }
+}
+
+void ObjectCache::Grow() {
+  std::vector<Bucket> old = std::move(table_);
+  table_.assign(old.size() * 2, Bucket{});
+  mask_ = table_.size() - 1;
+  for (const Bucket& b : old) {
+    if (b.entry == nullptr) continue;
+    size_t i = b.hash & mask_;
+    while (table_[i].entry != nullptr) i = (i + 1) & mask_;
+    table_[i] = b;
+  }
+}
+
+void ObjectCache::EraseBucket(size_t i) {
+  // Backward shift: walk the run after i; an entry whose home slot does not
+  // lie cyclically in (i, j] would be unreachable past the hole, so it moves
+  // into the hole and the hole moves to j.
+  size_t j = i;
+  for (;;) {
+    j = (j + 1) & mask_;
+    if (table_[j].entry == nullptr) break;
+    const size_t home = table_[j].hash & mask_;
+    const bool home_in_run = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (!home_in_run) {
+      table_[i] = table_[j];
+      i = j;
+    }
+  }
+  table_[i] = Bucket{};
+}
+
 Object* ObjectCache::Find(std::string_view key) {
-  auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
-  it->second.referenced = true;
-  return &it->second.object;
+  const size_t i = Probe(key, KeyHash{}(key));
+  Entry* e = table_[i].entry;
+  if (e == nullptr) return nullptr;
+  e->referenced = true;
+  return &e->object;
 }
 
 Object& ObjectCache::Insert(std::string_view key, Object object, const IsPinned& pinned) {
-  if (map_.size() >= capacity_) {
+  const size_t hash = KeyHash{}(key);
+  if (Entry* present = table_[Probe(key, hash)].entry) {
+    present->object = std::move(object);  // REQUIRES broken: keep the invariants
+    return present->object;
+  }
+  if (size_ >= capacity_) {
     // One eviction makes room for this entry; more absorb an earlier
     // overshoot (a scan that met only pinned or referenced entries).
-    const size_t over = map_.size() - capacity_ + 1;
+    const size_t over = size_ - capacity_ + 1;
     EvictSome(std::min(over, kMaxEvictPerInsert), pinned);
   }
-  auto [it, inserted] = map_.try_emplace(std::string(key));
-  Entry& entry = it->second;
-  entry.object = std::move(object);
-  if (!inserted) return entry.object;  // REQUIRES broken: keep the invariant
+  if ((size_ + 1) * 4 > table_.size() * 3) Grow();
+  Entry* e = NewEntry(key, hash, std::move(object));
+  table_[Probe(key, hash)] = Bucket{hash, e};
+  ++size_;
   // A new entry starts referenced, as a found one is: the object a caller
   // was just given survives the next inserts unless the hand laps the whole
   // ring (a cache of fewer than kMaxScan entries).
-  entry.referenced = true;
+  e->referenced = true;
   if (!free_slots_.empty()) {
-    entry.slot = free_slots_.back();
+    e->slot = free_slots_.back();
     free_slots_.pop_back();
-    ring_[entry.slot] = &*it;
+    ring_[e->slot] = e;
   } else {
-    entry.slot = ring_.size();
-    ring_.push_back(&*it);
+    e->slot = static_cast<uint32_t>(ring_.size());
+    ring_.push_back(e);
   }
-  return entry.object;
+  return e->object;
 }
 
 void ObjectCache::EvictSome(size_t want, const IsPinned& pinned) {
   // Unpinned entries whose bit this scan cleared, in hand order: taken when
   // the scan met no unreferenced entry, so hits cannot push the cache over
   // capacity (a full CLOCK sweep would, but costs O(n) on one insert).
-  std::array<Node*, kMaxEvictPerInsert> fallback{};
+  std::array<Entry*, kMaxEvictPerInsert> fallback{};
   size_t fallbacks = 0;
   size_t evicted = 0;
-  // Each slot at most once: a node seen twice could be on `fallback` and
+  // Each slot at most once: an entry seen twice could be on `fallback` and
   // evicted already.
   const size_t budget = std::min(kMaxScan, ring_.size());
   for (size_t scanned = 0; scanned < budget && evicted < want; ++scanned) {
     if (hand_ >= ring_.size()) hand_ = 0;
-    Node* node = ring_[hand_++];
-    if (node == nullptr || pinned(node->first)) continue;
-    if (node->second.referenced) {
-      node->second.referenced = false;  // its second chance
-      if (fallbacks < fallback.size()) fallback[fallbacks++] = node;
+    Entry* e = ring_[hand_++];
+    if (e == nullptr || pinned(e->key())) continue;
+    if (e->referenced) {
+      e->referenced = false;  // its second chance
+      if (fallbacks < fallback.size()) fallback[fallbacks++] = e;
       continue;
     }
-    EraseNode(map_.find(node->first));
+    EraseEntry(e);
     ++evicted;
   }
-  for (size_t i = 0; i < fallbacks && evicted < want; ++i, ++evicted) {
-    EraseNode(map_.find(fallback[i]->first));
-  }
+  for (size_t i = 0; i < fallbacks && evicted < want; ++i, ++evicted) EraseEntry(fallback[i]);
 }
 
 void ObjectCache::Erase(std::string_view key) {
-  auto it = map_.find(key);
-  if (it != map_.end()) EraseNode(it);
+  Entry* e = table_[Probe(key, KeyHash{}(key))].entry;
+  if (e != nullptr) EraseEntry(e);
 }
 
-void ObjectCache::EraseNode(Map::iterator it) {
-  ring_[it->second.slot] = nullptr;
-  free_slots_.push_back(it->second.slot);
-  map_.erase(it);
+void ObjectCache::EraseEntry(Entry* e) {
+  size_t i = e->hash & mask_;
+  while (table_[i].entry != e) i = (i + 1) & mask_;  // e is on its probe run
+  EraseBucket(i);
+  ring_[e->slot] = nullptr;
+  free_slots_.push_back(e->slot);
+  --size_;
+  DeleteEntry(e);
 }
 
 }  // namespace converge

@@ -3,8 +3,10 @@
 // keys are answered without filling the cache.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -82,6 +84,62 @@ TEST(ObjectCacheTest, EraseFreesTheSlotForReuse) {
   EXPECT_EQ(cache.Find("k1"), nullptr);
   cache.Insert("k1", Register("again"), kNothingPinned);
   EXPECT_EQ(cache.Find("k1")->As<LwwRegister>()->value(), "again");
+}
+
+// The index against a model, over random inserts, finds and erases of keys
+// of every length (empty, inline-sized, long), with a small capacity so that
+// evictions and erases keep reshaping the probe runs: whatever is found holds
+// its key's latest value, an erased key is never found, and size() counts
+// exactly the keys that can be found.
+TEST(ObjectCacheTest, RandomOperationsAgreeWithAModel) {
+  const unsigned seed = std::random_device{}();
+  std::printf("ObjectCacheTest.RandomOperationsAgreeWithAModel seed %u\n", seed);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  for (size_t capacity : {size_t{1}, size_t{7}, size_t{300}, size_t{5000}}) {
+    ObjectCache cache(capacity);
+    std::map<std::string, std::string> model;  // keys that may be cached, with their value
+    // Key 0 is empty; the others are their number padded to 1, 15 (the
+    // longest inline std::string), 16 or 40 bytes.
+    auto key_of = [](uint32_t n) {
+      if (n == 0) return std::string();
+      static constexpr size_t kLengths[] = {1, 15, 16, 40};
+      std::string k = std::to_string(n);
+      k.resize(std::max(k.size(), kLengths[n % 4]), 'x');
+      return k;
+    };
+    for (int step = 0; step < 20000; ++step) {
+      const std::string key = key_of(rng() % 2000);
+      const uint32_t op = rng() % 10;
+      if (op < 5) {
+        if (cache.Find(key) == nullptr) {
+          const std::string value = "v" + std::to_string(step);
+          cache.Insert(key, Register(value), kNothingPinned);
+          model[key] = value;
+        }
+      } else if (op < 7) {
+        cache.Erase(key);
+        model.erase(key);
+      } else {
+        Object* o = cache.Find(key);
+        auto it = model.find(key);
+        if (it == model.end()) {
+          ASSERT_EQ(o, nullptr) << "found a key never inserted or erased: " << key;
+        } else if (o != nullptr) {
+          ASSERT_EQ(o->As<LwwRegister>()->value(), it->second) << key;
+        }
+      }
+      ASSERT_LE(cache.size(), capacity);
+    }
+    size_t findable = 0;
+    for (const auto& [key, value] : model) {
+      if (Object* o = cache.Find(key)) {
+        ++findable;
+        EXPECT_EQ(o->As<LwwRegister>()->value(), value) << key;
+      }
+    }
+    EXPECT_EQ(cache.size(), findable) << "capacity " << capacity;
+  }
 }
 
 class ReplicaCacheTest : public ::testing::Test {
