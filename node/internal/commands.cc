@@ -153,6 +153,7 @@ CommandTable::CommandTable(CommandServices services) : s_(std::move(services)) {
       {"rc.rights", {&CommandTable::RcGet, 2, false}},
       {"rc.commit", {&CommandTable::RcCommit, 2, true}},
       {"rc.release", {&CommandTable::RcRelease, 2, true}},
+      {"rc.drain", {&CommandTable::RcDrain, -1, true}},
       {"session", {&CommandTable::Session, -2, false}},
       {"wait", {&CommandTable::WaitPeers, 3, false}},
       {"idem", {&CommandTable::Idem, -4, true}},

@@ -123,6 +123,7 @@ class CommandTable {
   void RcGet(ClientState&, const Args&, std::string*);
   void RcCommit(ClientState&, const Args&, std::string*);
   void RcRelease(ClientState&, const Args&, std::string*);
+  void RcDrain(ClientState&, const Args&, std::string*);
   void Session(ClientState&, const Args&, std::string*);
   void WaitPeers(ClientState&, const Args&, std::string*);
   void Idem(ClientState&, const Args&, std::string*);
@@ -141,6 +142,7 @@ class CommandTable {
   const Object* Lookup(const std::string& key, std::string* out);
   std::string InfoText(std::string_view section);
   void ClusterNodes(std::string* out);
+  void WarnOfStrandedRights(ReplicaId member, const std::string& name);
 
   CommandServices s_;
   // Set by a handler that parks; Execute hands it to the ApplyLoop.

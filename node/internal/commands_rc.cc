@@ -6,6 +6,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include <spdlog/spdlog.h>
+
 #include "crdt/codec.h"
 #include "node/internal/command_util.h"
 #include "node/internal/commands.h"
@@ -25,6 +27,7 @@ constexpr uint64_t kDefaultResumeTimeoutMs = 1000;
 // and their transfers can be lost like any message).
 constexpr auto kRightsRetry = std::chrono::milliseconds(200);
 
+using command_util::ErrorFromStatus;
 using command_util::Lower;
 
 bool ParsePositive(const std::string& s, uint64_t* out) {
@@ -244,6 +247,61 @@ void CommandTable::RcRelease(ClientState&, const Args& a, std::string* out) {
   if (!Mutate(h.key, [&](Object& o, Stamp now) { return o.RcAdd(now, h.units); }, out)) return;
   s_.replica->StageHoldRelease(h.hold_id);
   AppendSimpleString(out, "OK");
+}
+
+// RC.DRAIN [node]: before a node leaves the cluster, it gives away all its
+// rights on every reservation counter, to `node` or, without one, evenly to
+// the members it is connected to. Rights can only leave a node by its own
+// transfers, so a node stopped or forgotten with rights keeps them from
+// everyone for good. Replies with the units moved. Holds still open here
+// give their units back to this node when released or expired: drain again
+// after they end.
+void CommandTable::RcDrain(ClientState&, const Args& a, std::string* out) {
+  if (a.size() > 2) return AppendError(out, "ERR wrong number of arguments for 'rc.drain' command");
+  const ReplicaId self = s_.replica->id();
+  std::vector<ReplicaId> to;
+  if (a.size() == 2) {
+    std::optional<ReplicaId> id = s_.replicator->FindMember(a[1]);
+    if (!id || *id == self) {
+      return AppendError(out, "ERR Unknown node " + a[1] + " (name a member other than this node)");
+    }
+    to.push_back(*id);
+  } else {
+    for (const MemberView& m : s_.replicator->Members()) {
+      if (!m.self && m.connected && !m.record.removed) to.push_back(m.record.id);
+    }
+    if (to.empty()) return AppendError(out, "ERR no connected member to give the rights to; name one");
+  }
+  // Which keys: a scan of the committed objects (staged writes first).
+  std::vector<std::string> keys;
+  s_.commit_now();
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects();
+  if (!snap.ok()) return ErrorFromStatus(snap.status(), out);
+  for ((*snap)->SeekToFirst(); (*snap)->Valid(); (*snap)->Next()) {
+    StatusOr<Object> o = (*snap)->object();
+    const ReservationCounter* rc = o.ok() ? o->As<ReservationCounter>() : nullptr;
+    if (rc != nullptr && rc->Rights(self) > 0) keys.emplace_back((*snap)->key());
+  }
+  if (!(*snap)->status().ok()) return ErrorFromStatus((*snap)->status(), out);
+  int64_t moved = 0;
+  for (const std::string& key : keys) {
+    StatusOr<const Object*> o = s_.replica->Read(key);
+    if (!o.ok() || (*o)->As<ReservationCounter>() == nullptr) continue;
+    const int64_t rights = (*o)->As<ReservationCounter>()->Rights(self);
+    if (rights <= 0) continue;
+    // Evenly, the remainder one unit each to the first recipients.
+    const uint64_t share = static_cast<uint64_t>(rights) / to.size();
+    const uint64_t extra = static_cast<uint64_t>(rights) % to.size();
+    for (size_t i = 0; i < to.size(); ++i) {
+      const uint64_t n = share + (i < extra ? 1 : 0);
+      if (n == 0) continue;
+      if (!Mutate(key, [&](Object& obj, Stamp now) { return obj.RcTransfer(now, to[i], n); }, out)) return;
+      moved += static_cast<int64_t>(n);
+    }
+  }
+  spdlog::info("[{}] RC.DRAIN moved {} units of rights on {} reservation counters to {} member(s)",
+               s_.options->name, moved, keys.size(), to.size());
+  AppendInteger(out, moved);
 }
 
 void CommandTable::ReleaseExpiredHolds() {

@@ -357,6 +357,28 @@ void CommandTable::ClusterNodes(std::string* out) {
   AppendBulk(out, text);
 }
 
+// A forgotten member's rights on reservation counters can never be spent or
+// moved again (only it could move them): the operator should hear of it, and
+// of RC.DRAIN, which would have moved them first.
+void CommandTable::WarnOfStrandedRights(ReplicaId member, const std::string& name) {
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects();
+  if (!snap.ok()) return;
+  int64_t units = 0;
+  size_t counters = 0;
+  for ((*snap)->SeekToFirst(); (*snap)->Valid(); (*snap)->Next()) {
+    StatusOr<Object> o = (*snap)->object();
+    const ReservationCounter* rc = o.ok() ? o->As<ReservationCounter>() : nullptr;
+    if (rc == nullptr || rc->Rights(member) <= 0) continue;
+    units += rc->Rights(member);
+    ++counters;
+  }
+  if (units > 0) {
+    spdlog::warn("[{}] forgotten member {} holds {} units of rights on {} reservation counter(s): "
+                 "no node can spend them now (RC.DRAIN on a node before removing it moves them)",
+                 s_.options->name, name, units, counters);
+  }
+}
+
 void CommandTable::Cluster(ClientState&, const Args& a, std::string* out) {
   const std::string sub = Lower(a[1]);
   if (sub == "nodes" && a.size() == 2) return ClusterNodes(out);
@@ -373,6 +395,7 @@ void CommandTable::Cluster(ClientState&, const Args& a, std::string* out) {
     if (!id) return AppendError(out, "ERR Unknown node " + a[2]);
     Status st = s_.replicator->Forget(*id);
     if (!st.ok()) return ErrorFromStatus(st, out);
+    WarnOfStrandedRights(*id, a[2]);
     return AppendSimpleString(out, "OK");
   }
   AppendError(out, "ERR unknown subcommand or wrong number of arguments for '" + a[1] + "'");

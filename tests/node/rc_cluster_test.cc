@@ -139,5 +139,59 @@ TEST(ReservationClusterTest, NeverBelowZeroAndEveryUnitAccountedFor) {
             << ", units taken " << t.taken << ", committed in holds " << t.committed << "\n";
 }
 
+// A node about to leave gives its rights away with RC.DRAIN; after it is
+// stopped and forgotten, the others can sell every unit it held, each from
+// its own rights (TIMEOUT 0: no asking). Without the drain those units would
+// be stranded with the departed member.
+TEST(ReservationClusterTest, DrainMovesEveryRightBeforeANodeLeaves) {
+  LoopbackCluster cluster(3);
+  for (auto& n : cluster.nodes) ASSERT_NE(n, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return cluster.AllConnected(); }));
+  Client& n1 = *cluster.clients[0];
+  Client& n2 = *cluster.clients[1];
+  Client& n3 = *cluster.clients[2];
+  ASSERT_EQ(n3.Run({"RC.ADD", "stock", "101"}), ":101");
+  ASSERT_EQ(n3.Run({"RC.ADD", "spare", "7"}), ":7");
+  const std::string hold = n3.Run({"RC.RESERVE", "stock", "1", "60000"});
+  ASSERT_EQ(hold.rfind("n3/", 0), 0u) << hold;
+  ASSERT_EQ(n3.Run({"RC.RIGHTS", "stock"}), ":100");
+
+  EXPECT_EQ(n3.Run({"RC.DRAIN", "n9"}).rfind("-ERR Unknown node n9", 0), 0u);
+  EXPECT_EQ(n3.Run({"RC.DRAIN", "n3"}).rfind("-ERR Unknown node n3", 0), 0u);
+  EXPECT_EQ(n3.Run({"RC.DRAIN", "n1", "n2"}).rfind("-ERR wrong number of arguments", 0), 0u);
+  EXPECT_EQ(n1.Run({"RC.DRAIN"}), ":0");  // nothing to give
+
+  // Evenly over the two connected members, the odd unit to the first.
+  ASSERT_EQ(n3.Run({"RC.DRAIN"}), ":107");
+  EXPECT_EQ(n3.Run({"RC.RIGHTS", "stock"}), ":0");
+  EXPECT_EQ(n3.Run({"RC.RIGHTS", "spare"}), ":0");
+  EXPECT_EQ(n3.Run({"RC.GET", "stock"}), ":100");  // the value does not move
+  ASSERT_TRUE(WaitFor([&] {
+    return n1.Run({"RC.RIGHTS", "stock"}) == ":50" && n2.Run({"RC.RIGHTS", "stock"}) == ":50" &&
+           n1.Run({"RC.RIGHTS", "spare"}) == ":4" && n2.Run({"RC.RIGHTS", "spare"}) == ":3";
+  })) << n1.Run({"CLUSTER", "NODES"});
+
+  // A hold released after the drain gives its unit back to n3: drain again,
+  // this time to a named member.
+  ASSERT_EQ(n3.Run({"RC.RELEASE", hold}), "OK");
+  EXPECT_EQ(n3.Run({"RC.RIGHTS", "stock"}), ":1");
+  ASSERT_EQ(n3.Run({"RC.DRAIN", "n2"}), ":1");
+  ASSERT_TRUE(WaitFor([&] { return cluster.DigestsEqual(); }));
+
+  cluster.clients[2].reset();
+  cluster.nodes[2]->node.reset();
+  ASSERT_EQ(n1.Run({"CLUSTER", "FORGET", "n3"}), "OK");
+  // Every unit n3 ever held is sold by the two that remain, from their own rights.
+  EXPECT_EQ(n1.Run({"RC.TAKE", "stock", "50", "TIMEOUT", "0"}).substr(0, 1), ":");
+  EXPECT_EQ(n2.Run({"RC.TAKE", "stock", "51", "TIMEOUT", "0"}).substr(0, 1), ":");
+  EXPECT_EQ(n1.Run({"RC.TAKE", "spare", "4", "TIMEOUT", "0"}).substr(0, 1), ":");
+  EXPECT_EQ(n2.Run({"RC.TAKE", "spare", "3", "TIMEOUT", "0"}).substr(0, 1), ":");
+  ASSERT_TRUE(WaitFor([&] {
+    return n1.Run({"RC.GET", "stock"}) == ":0" && n2.Run({"RC.GET", "stock"}) == ":0" &&
+           n1.Run({"RC.GET", "spare"}) == ":0" && n2.Run({"RC.GET", "spare"}) == ":0";
+  }));
+  EXPECT_EQ(n1.Run({"RC.TAKE", "stock", "1", "TIMEOUT", "0"}).rfind("-INSUFFICIENT", 0), 0u);
+}
+
 }  // namespace
 }  // namespace converge::testing
