@@ -24,7 +24,7 @@ ObjectCache::~ObjectCache() {
 
 ObjectCache::Entry* ObjectCache::NewEntry(std::string_view key, size_t hash, Object object) {
   void* mem = ::operator new(sizeof(Entry) + key.size());
-  Entry* e = new (mem) Entry{std::move(object), hash, static_cast<uint32_t>(key.size())};
+  Entry* e = new (mem) Entry(std::move(object), hash, static_cast<uint32_t>(key.size()));
   if (!key.empty()) std::memcpy(reinterpret_cast<char*>(e + 1), key.data(), key.size());
   return e;
 }
@@ -73,25 +73,23 @@ void ObjectCache::EraseBucket(size_t i) {
   table_[i] = Bucket{};
 }
 
-Object* ObjectCache::Find(std::string_view key) {
-  const size_t i = Probe(key, KeyHash{}(key));
-  Entry* e = table_[i].entry;
-  if (e == nullptr) return nullptr;
-  e->referenced = true;
-  return &e->object;
+ObjectCache::Entry* ObjectCache::Find(std::string_view key) {
+  Entry* e = table_[Probe(key, Hash(key))].entry;
+  if (e != nullptr) e->referenced_ = true;
+  return e;
 }
 
-Object& ObjectCache::Insert(std::string_view key, Object object, const IsPinned& pinned) {
-  const size_t hash = KeyHash{}(key);
+ObjectCache::Entry& ObjectCache::Insert(std::string_view key, Object object) {
+  const size_t hash = Hash(key);
   if (Entry* present = table_[Probe(key, hash)].entry) {
     present->object = std::move(object);  // REQUIRES broken: keep the invariants
-    return present->object;
+    return *present;
   }
   if (size_ >= capacity_) {
     // One eviction makes room for this entry; more absorb an earlier
     // overshoot (a scan that met only pinned or referenced entries).
     const size_t over = size_ - capacity_ + 1;
-    EvictSome(std::min(over, kMaxEvictPerInsert), pinned);
+    EvictSome(std::min(over, kMaxEvictPerInsert));
   }
   if ((size_ + 1) * 4 > table_.size() * 3) Grow();
   Entry* e = NewEntry(key, hash, std::move(object));
@@ -100,19 +98,19 @@ Object& ObjectCache::Insert(std::string_view key, Object object, const IsPinned&
   // A new entry starts referenced, as a found one is: the object a caller
   // was just given survives the next inserts unless the hand laps the whole
   // ring (a cache of fewer than kMaxScan entries).
-  e->referenced = true;
+  e->referenced_ = true;
   if (!free_slots_.empty()) {
-    e->slot = free_slots_.back();
+    e->slot_ = free_slots_.back();
     free_slots_.pop_back();
-    ring_[e->slot] = e;
+    ring_[e->slot_] = e;
   } else {
-    e->slot = static_cast<uint32_t>(ring_.size());
+    e->slot_ = static_cast<uint32_t>(ring_.size());
     ring_.push_back(e);
   }
-  return e->object;
+  return *e;
 }
 
-void ObjectCache::EvictSome(size_t want, const IsPinned& pinned) {
+void ObjectCache::EvictSome(size_t want) {
   // Unpinned entries whose bit this scan cleared, in hand order: taken when
   // the scan met no unreferenced entry, so hits cannot push the cache over
   // capacity (a full CLOCK sweep would, but costs O(n) on one insert).
@@ -125,29 +123,29 @@ void ObjectCache::EvictSome(size_t want, const IsPinned& pinned) {
   for (size_t scanned = 0; scanned < budget && evicted < want; ++scanned) {
     if (hand_ >= ring_.size()) hand_ = 0;
     Entry* e = ring_[hand_++];
-    if (e == nullptr || pinned(e->key())) continue;
-    if (e->referenced) {
-      e->referenced = false;  // its second chance
+    if (e == nullptr || e->pin != 0) continue;
+    if (e->referenced_) {
+      e->referenced_ = false;  // its second chance
       if (fallbacks < fallback.size()) fallback[fallbacks++] = e;
       continue;
     }
-    EraseEntry(e);
+    Erase(e);
     ++evicted;
   }
-  for (size_t i = 0; i < fallbacks && evicted < want; ++i, ++evicted) EraseEntry(fallback[i]);
+  for (size_t i = 0; i < fallbacks && evicted < want; ++i, ++evicted) Erase(fallback[i]);
 }
 
 void ObjectCache::Erase(std::string_view key) {
-  Entry* e = table_[Probe(key, KeyHash{}(key))].entry;
-  if (e != nullptr) EraseEntry(e);
+  Entry* e = table_[Probe(key, Hash(key))].entry;
+  if (e != nullptr) Erase(e);
 }
 
-void ObjectCache::EraseEntry(Entry* e) {
-  size_t i = e->hash & mask_;
+void ObjectCache::Erase(Entry* e) {
+  size_t i = e->hash_ & mask_;
   while (table_[i].entry != e) i = (i + 1) & mask_;  // e is on its probe run
   EraseBucket(i);
-  ring_[e->slot] = nullptr;
-  free_slots_.push_back(e->slot);
+  ring_[e->slot_] = nullptr;
+  free_slots_.push_back(e->slot_);
   --size_;
   DeleteEntry(e);
 }

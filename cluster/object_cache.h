@@ -12,7 +12,7 @@
 // stalled the apply strand and freed 100k objects in one burst.
 //
 // Pinned entries (the Replica's staged keys, which must stay until Commit)
-// are never evicted; the caller says which they are. When kMaxScan slots in
+// are never evicted; the owner pins an entry by setting Entry::pin. When kMaxScan slots in
 // a row are pinned the cache goes over capacity for a while, and later
 // inserts evict up to kMaxEvictPerInsert entries each to come back under it.
 //
@@ -35,7 +35,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,13 +51,27 @@ class ObjectCache {
   // Entries one insert may evict, so an overshoot is absorbed gradually.
   static constexpr size_t kMaxEvictPerInsert = 2;
 
-  using IsPinned = std::function<bool(std::string_view key)>;
+  // One cached key. Allocated with the key's bytes right after it, so it
+  // never moves (the ring and callers hold its address) and comparing a key
+  // reads the cache line the lookup already touched.
+  class Entry {
+   public:
+    Object object;
+    // Nonzero: pinned, never evicted. The value is the owner's: the Replica
+    // keeps a staged key's 1-based position in its list of staged keys.
+    uint32_t pin = 0;
 
-  // Heterogeneous lookup: find(string_view) without building a std::string
-  // (also for the Replica's staged keys).
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+    std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size_}; }
+
+   private:
+    friend class ObjectCache;
+    Entry(Object o, size_t hash, uint32_t key_size)
+        : object(std::move(o)), hash_(hash), key_size_(key_size) {}
+
+    size_t hash_;
+    uint32_t key_size_;
+    uint32_t slot_ = 0;  // in ring_
+    bool referenced_ = false;
   };
 
   // REQUIRES: capacity > 0.
@@ -67,35 +80,26 @@ class ObjectCache {
   ObjectCache(const ObjectCache&) = delete;
   ObjectCache& operator=(const ObjectCache&) = delete;
 
-  // The cached object, or nullptr; marks it recently used.
-  Object* Find(std::string_view key);
+  // The cached entry, or nullptr; marks it recently used.
+  Entry* Find(std::string_view key);
   // Caches `object` at `key` (which must be absent), evicting first if the
-  // cache is at capacity; entries for which `pinned` is true stay.
-  Object& Insert(std::string_view key, Object object, const IsPinned& pinned);
+  // cache is at capacity; pinned entries stay.
+  Entry& Insert(std::string_view key, Object object);
   // Forgets `key` if cached.
   void Erase(std::string_view key);
+  // Forgets a cached entry (pinned or not); `e` is invalid afterwards.
+  void Erase(Entry* e);
 
   size_t size() const { return size_; }
   size_t capacity() const { return capacity_; }
 
  private:
-  // One cached key: allocated with the key's bytes right after it, so it
-  // never moves (the ring and callers hold its address) and comparing a key
-  // reads the cache line the lookup already touched.
-  struct Entry {
-    Object object;
-    size_t hash = 0;
-    uint32_t key_size = 0;
-    uint32_t slot = 0;  // in ring_
-    bool referenced = false;
-
-    std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size}; }
-  };
   struct Bucket {
     size_t hash = 0;
     Entry* entry = nullptr;  // null: empty
   };
 
+  static size_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
   static Entry* NewEntry(std::string_view key, size_t hash, Object object);
   static void DeleteEntry(Entry* e);
 
@@ -108,8 +112,7 @@ class ObjectCache {
   void EraseBucket(size_t i);
   // Advances the hand over at most kMaxScan slots; evicts up to `want`
   // unpinned, unreferenced entries.
-  void EvictSome(size_t want, const IsPinned& pinned);
-  void EraseEntry(Entry* e);
+  void EvictSome(size_t want);
 
   size_t capacity_;
   size_t size_ = 0;

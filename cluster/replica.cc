@@ -83,14 +83,13 @@ StatusOr<std::optional<IdempotencyRecord>> Replica::FindIdempotency(const std::s
   return store_->GetIdempotency(key);
 }
 
-Object& Replica::Cached(std::string_view key, Object loaded) {
-  // Staged objects must stay until Commit(): it writes them from the cache.
-  return cache_.Insert(key, std::move(loaded),
-                       [this](std::string_view k) { return staged_.find(k) != staged_.end(); });
+ObjectCache::Entry& Replica::Cached(std::string_view key, Object loaded) {
+  // Staged entries are pinned: Commit() writes them from the cache.
+  return cache_.Insert(key, std::move(loaded));
 }
 
-StatusOr<Object*> Replica::Writable(std::string_view key) {
-  if (Object* cached = cache_.Find(key)) return cached;
+StatusOr<ObjectCache::Entry*> Replica::Writable(std::string_view key) {
+  if (Entry* cached = cache_.Find(key)) return cached;
   StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
   if (!loaded.ok()) return loaded.status();
   return &Cached(key, loaded->value_or(Object()));
@@ -103,7 +102,7 @@ StatusOr<Object> Replica::Get(std::string_view key) {
 }
 
 StatusOr<const Object*> Replica::Read(std::string_view key) {
-  if (const Object* cached = cache_.Find(key)) return cached;
+  if (const Entry* cached = cache_.Find(key)) return &cached->object;
   StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
   if (!loaded.ok()) return loaded.status();
   // An absent key is not cached: GETs of random missing keys would fill the
@@ -114,15 +113,20 @@ StatusOr<const Object*> Replica::Read(std::string_view key) {
     static const Object* const kAbsent = new Object();
     return kAbsent;
   }
-  return &Cached(key, std::move(**loaded));
+  return &Cached(key, std::move(**loaded)).object;
 }
 
-void Replica::Stage(std::string_view key, Object* object, const Object& delta) {
-  auto it = staged_.find(key);
-  if (it == staged_.end()) {
-    staged_.emplace(std::string(key), StagedKey{object, delta});
-  } else if (it->second.delta) {
-    it->second.delta->Join(delta);
+void Replica::Stage(Entry* entry, std::optional<Object> delta) {
+  if (entry->pin == 0) {
+    staged_.push_back(StagedKey{entry, std::move(delta)});
+    entry->pin = static_cast<uint32_t>(staged_.size());
+    return;
+  }
+  StagedKey& staged = staged_[entry->pin - 1];
+  if (!delta) {
+    staged.delta.reset();  // put whole from now on
+  } else if (staged.delta) {
+    staged.delta->Join(*delta);
   }
   // else: put whole already (purged this cycle), which includes the delta
 }
@@ -134,9 +138,10 @@ bool Replica::CommitsAsMerge(const Object& object) const {
 }
 
 Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
-  StatusOr<Object*> writable = Writable(key);
+  StatusOr<Entry*> writable = Writable(key);
   if (!writable.ok()) return writable.status();
-  Object* object = *writable;
+  Entry* entry = *writable;
+  Object* object = &entry->object;
   const Stamp now{clock_.Now(), id_};
   const bool was_live = object->Live();
   StatusOr<Object> delta = mutation(*object, now);
@@ -144,7 +149,7 @@ Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
   live_keys_ += object->Live() - was_live;
   const uint64_t seq = vv_.Get(id_) + 1;
   vv_.Set(id_, seq);
-  Stage(key, object, *delta);
+  Stage(entry, *delta);
   Delta d{id_, seq, now.ts, std::string(key), std::move(*delta)};
   if (staged_local_) {
     Status st = staged_local_->Append(std::move(d));
@@ -157,18 +162,18 @@ Status Replica::Mutate(std::string_view key, const Mutation& mutation) {
 
 void Replica::JoinInterval(const DeltaInterval& interval) {
   for (const auto& [key, delta] : interval.objects()) {
-    Object* object = cache_.Find(key);
-    if (object == nullptr) {
+    Entry* entry = cache_.Find(key);
+    if (entry == nullptr) {
       StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
       // A key whose stored bytes are damaged is rebuilt from the join rather
       // than blocking replication of everything else; the damage itself is
       // reported by the store's reads elsewhere.
-      object = &Cached(key, loaded.ok() ? loaded->value_or(Object()) : Object());
+      entry = &Cached(key, loaded.ok() ? loaded->value_or(Object()) : Object());
     }
-    const bool was_live = object->Live();
-    object->Join(delta);
-    live_keys_ += object->Live() - was_live;
-    Stage(key, object, delta);
+    const bool was_live = entry->object.Live();
+    entry->object.Join(delta);
+    live_keys_ += entry->object.Live() - was_live;
+    Stage(entry, delta);
   }
 }
 
@@ -271,13 +276,13 @@ StatusOr<std::string> Replica::Digest() const {
 
 Status Replica::JoinSnapshotChunk(const std::vector<std::pair<std::string, Object>>& objects) {
   for (const auto& [key, object] : objects) {
-    StatusOr<Object*> writable = Writable(key);
+    StatusOr<Entry*> writable = Writable(key);
     if (!writable.ok()) return writable.status();
-    Object& cached = **writable;
+    Object& cached = (*writable)->object;
     const bool was_live = cached.Live();
     cached.Join(object);
     live_keys_ += cached.Live() - was_live;
-    Stage(key, &cached, object);
+    Stage(*writable, object);
   }
   return Status::Ok();
 }
@@ -296,18 +301,20 @@ StatusOr<CommitResult> Replica::Commit() {
   CommitResult result;
   if (!HasStaged() && snapshot_floor_.empty()) return result;
   ApplyBatch batch;
-  for (auto& [key, staged] : staged_) {
-    if (staged.delta && CommitsAsMerge(*staged.object)) {
+  for (StagedKey& staged : staged_) {
+    const std::string_view key = staged.entry->key();
+    if (staged.delta && CommitsAsMerge(staged.entry->object)) {
       // Moved: staged_ is cleared below whatever Apply returns.
       batch.merged_objects.emplace_back(key, std::move(*staged.delta));
     } else {
-      batch.objects.emplace_back(key, *staged.object);
+      batch.objects.emplace_back(key, staged.entry->object);
     }
   }
   // A key written after its purge dropped it is put, not erased: the write
   // is newer. (PurgeStep commits its drops at once, so this is a guard.)
   for (const std::string& key : staged_erase_) {
-    if (staged_.find(key) == staged_.end()) batch.erased_objects.push_back(key);
+    const Entry* e = cache_.Find(key);
+    if (e == nullptr || e->pin == 0) batch.erased_objects.push_back(key);
   }
   // The intervals are moved into the batch and back out after it: the log
   // and the CommitResult want the same values, and a 1 MiB anti-entropy
@@ -324,7 +331,7 @@ StatusOr<CommitResult> Replica::Commit() {
 
   Status st = store_->Apply(batch);
   if (!st.ok()) {
-    for (const auto& [key, staged] : staged_) cache_.Erase(key);
+    for (const StagedKey& staged : staged_) cache_.Erase(staged.entry);
     for (const std::string& key : staged_erase_) cache_.Erase(key);
     vv_ = committed_vv_;
     live_keys_ = committed_live_keys_;
@@ -337,6 +344,9 @@ StatusOr<CommitResult> Replica::Commit() {
       batch.intervals.pop_back();
     }
     result.remote = std::move(batch.intervals);
+  }
+  if (st.ok()) {
+    for (const StagedKey& staged : staged_) staged.entry->pin = 0;
   }
   staged_.clear();
   staged_erase_.clear();
@@ -375,11 +385,11 @@ StatusOr<size_t> Replica::PurgeStep(Stamp bound, size_t max_keys) {
       // Staged without a delta, so Commit() puts it whole: the purge is not
       // a join of what is stored, and a merge would keep the tombstones.
       // (Nothing else is staged: Commit() ran above.)
-      StatusOr<Object*> writable = Writable(key);
+      StatusOr<Entry*> writable = Writable(key);
       if (!writable.ok()) return writable.status();
       dropped += before - purged.Tombstones();
-      **writable = std::move(purged);
-      staged_.emplace(key, StagedKey{*writable, std::nullopt});
+      (*writable)->object = std::move(purged);
+      Stage(*writable, std::nullopt);
     }
   }
   purge_cursor_ = it.Valid() ? std::string(it.key()) : std::string();

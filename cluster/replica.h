@@ -153,15 +153,16 @@ class Replica {
   StatusOr<size_t> PurgeStep(Stamp bound, size_t max_keys);
 
  private:
+  using Entry = ObjectCache::Entry;
   // Caches `loaded` at `key`; staged keys are never evicted to make room.
-  Object& Cached(std::string_view key, Object loaded);
-  // The cached object at `key`, loaded (or created empty) if not cached: for
-  // a change, which stages the key.
-  StatusOr<Object*> Writable(std::string_view key);
+  Entry& Cached(std::string_view key, Object loaded);
+  // The cache entry of `key`, loaded (or created empty) if not cached: for a
+  // change, which stages the key.
+  StatusOr<Entry*> Writable(std::string_view key);
   void LoadHolds();
-  // Marks `key` (cached at `object`) written this cycle and joins `delta`
-  // into its staged delta.
-  void Stage(std::string_view key, Object* object, const Object& delta);
+  // Marks the entry's key written this cycle and joins `delta` into its
+  // staged delta; `delta` nullopt: put whole (a purge, not a join).
+  void Stage(Entry* entry, std::optional<Object> delta);
   // Whether Commit() writes this (cached, staged) object as a merge.
   bool CommitsAsMerge(const Object& object) const;
   void Hold(DeltaInterval interval, bool for_clock);
@@ -177,15 +178,16 @@ class Replica {
   VersionVector snapshot_floor_;  // staged log-floor raise from a snapshot
 
   ObjectCache cache_;
-  // A key written this cycle: its cached object (staged keys are never
-  // evicted, so the pointer holds until Commit) and the join of its deltas
-  // this cycle (cached == stored joined with it). A key without one (purged,
-  // which is not a join) is put whole.
+  // The keys written this cycle, in the order first written: each one's
+  // cache entry, pinned with its 1-based position here (so staged entries
+  // are never evicted and the pointer holds until Commit), and the join of
+  // its deltas this cycle (cached == stored joined with it). A key without
+  // one (purged, which is not a join) is put whole.
   struct StagedKey {
-    Object* object = nullptr;
+    Entry* entry = nullptr;
     std::optional<Object> delta;
   };
-  std::unordered_map<std::string, StagedKey, ObjectCache::KeyHash, std::equal_to<>> staged_;
+  std::vector<StagedKey> staged_;
   std::optional<DeltaInterval> staged_local_;
   std::vector<DeltaInterval> staged_remote_;
   std::vector<std::string> staged_erase_;

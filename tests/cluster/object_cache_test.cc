@@ -26,13 +26,11 @@ Object Register(const std::string& value) {
   return o;
 }
 
-const ObjectCache::IsPinned kNothingPinned = [](std::string_view) { return false; };
-
 TEST(ObjectCacheTest, InsertsPastCapacityEvictAFewEachAndHoldTheBound) {
   ObjectCache cache(100);
   for (int i = 0; i < 1000; ++i) {
     const size_t before = cache.size();
-    cache.Insert("k" + std::to_string(i), Object(), kNothingPinned);
+    cache.Insert("k" + std::to_string(i), Object());
     // Bounded work: one insert never frees more than kMaxEvictPerInsert.
     EXPECT_GE(cache.size() + ObjectCache::kMaxEvictPerInsert, before + 1);
     EXPECT_LE(cache.size(), 100u);
@@ -46,44 +44,51 @@ TEST(ObjectCacheTest, PinnedEntriesAreNeverEvicted) {
   std::mt19937 rng(seed);
   ObjectCache cache(64);
   std::set<std::string, std::less<>> pinned;
-  const ObjectCache::IsPinned is_pinned = [&](std::string_view k) { return pinned.count(k) > 0; };
   for (int i = 0; i < 5000; ++i) {
     const std::string key = "k" + std::to_string(rng() % 400);
-    if (cache.Find(key) == nullptr) cache.Insert(key, Register(key), is_pinned);
-    if (rng() % 8 == 0 && pinned.size() < 48) pinned.insert(key);
-    if (rng() % 500 == 0) pinned.clear();  // a commit unpins everything
+    ObjectCache::Entry* e = cache.Find(key);
+    if (e == nullptr) e = &cache.Insert(key, Register(key));
+    if (rng() % 8 == 0 && pinned.size() < 48) {
+      pinned.insert(key);
+      e->pin = 1;
+    }
+    if (rng() % 500 == 0) {  // a commit unpins everything
+      for (const std::string& p : pinned) cache.Find(p)->pin = 0;
+      pinned.clear();
+    }
     for (const std::string& p : pinned) {
-      Object* o = cache.Find(p);
-      ASSERT_NE(o, nullptr) << p << " evicted while pinned, step " << i;
-      EXPECT_EQ(o->As<LwwRegister>()->value(), p);
+      ObjectCache::Entry* found = cache.Find(p);
+      ASSERT_NE(found, nullptr) << p << " evicted while pinned, step " << i;
+      EXPECT_EQ(found->key(), p);
+      EXPECT_EQ(found->object.As<LwwRegister>()->value(), p);
     }
   }
 }
 
 TEST(ObjectCacheTest, AllPinnedGoesOverCapacityThenComesBack) {
   ObjectCache cache(10);
-  std::set<std::string, std::less<>> pinned;
-  const ObjectCache::IsPinned is_pinned = [&](std::string_view k) { return pinned.count(k) > 0; };
-  for (int i = 0; i < 30; ++i) {
-    const std::string key = "p" + std::to_string(i);
-    pinned.insert(key);
-    cache.Insert(key, Object(), is_pinned);
-  }
+  for (int i = 0; i < 30; ++i) cache.Insert("p" + std::to_string(i), Object()).pin = 1;
   EXPECT_EQ(cache.size(), 30u);  // nothing could go
-  pinned.clear();
-  for (int i = 0; i < 200; ++i) cache.Insert("k" + std::to_string(i), Object(), is_pinned);
+  for (int i = 0; i < 30; ++i) cache.Find("p" + std::to_string(i))->pin = 0;
+  for (int i = 0; i < 200; ++i) cache.Insert("k" + std::to_string(i), Object());
   EXPECT_LE(cache.size(), 10u);
 }
 
 TEST(ObjectCacheTest, EraseFreesTheSlotForReuse) {
   ObjectCache cache(4);
-  for (int i = 0; i < 4; ++i) cache.Insert("k" + std::to_string(i), Object(), kNothingPinned);
+  for (int i = 0; i < 4; ++i) cache.Insert("k" + std::to_string(i), Object());
   cache.Erase("k1");
   cache.Erase("absent");
   EXPECT_EQ(cache.size(), 3u);
   EXPECT_EQ(cache.Find("k1"), nullptr);
-  cache.Insert("k1", Register("again"), kNothingPinned);
-  EXPECT_EQ(cache.Find("k1")->As<LwwRegister>()->value(), "again");
+  cache.Insert("k1", Register("again"));
+  EXPECT_EQ(cache.Find("k1")->object.As<LwwRegister>()->value(), "again");
+  // An entry is erased by its handle too, pinned or not.
+  ObjectCache::Entry* k2 = cache.Find("k2");
+  k2->pin = 7;
+  cache.Erase(k2);
+  EXPECT_EQ(cache.Find("k2"), nullptr);
+  EXPECT_EQ(cache.size(), 3u);
 }
 
 // The index against a model, over random inserts, finds and erases of keys
@@ -114,28 +119,29 @@ TEST(ObjectCacheTest, RandomOperationsAgreeWithAModel) {
       if (op < 5) {
         if (cache.Find(key) == nullptr) {
           const std::string value = "v" + std::to_string(step);
-          cache.Insert(key, Register(value), kNothingPinned);
+          cache.Insert(key, Register(value));
           model[key] = value;
         }
       } else if (op < 7) {
         cache.Erase(key);
         model.erase(key);
       } else {
-        Object* o = cache.Find(key);
+        ObjectCache::Entry* e = cache.Find(key);
         auto it = model.find(key);
         if (it == model.end()) {
-          ASSERT_EQ(o, nullptr) << "found a key never inserted or erased: " << key;
-        } else if (o != nullptr) {
-          ASSERT_EQ(o->As<LwwRegister>()->value(), it->second) << key;
+          ASSERT_EQ(e, nullptr) << "found a key never inserted or erased: " << key;
+        } else if (e != nullptr) {
+          ASSERT_EQ(e->key(), key);
+          ASSERT_EQ(e->object.As<LwwRegister>()->value(), it->second) << key;
         }
       }
       ASSERT_LE(cache.size(), capacity);
     }
     size_t findable = 0;
     for (const auto& [key, value] : model) {
-      if (Object* o = cache.Find(key)) {
+      if (ObjectCache::Entry* e = cache.Find(key)) {
         ++findable;
-        EXPECT_EQ(o->As<LwwRegister>()->value(), value) << key;
+        EXPECT_EQ(e->object.As<LwwRegister>()->value(), value) << key;
       }
     }
     EXPECT_EQ(cache.size(), findable) << "capacity " << capacity;
