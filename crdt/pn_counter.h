@@ -20,15 +20,17 @@
 #define CONVERGE_CRDT_PN_COUNTER_H_
 
 #include <cstdint>
-#include <map>
 
+#include "crdt/internal/flat_map.h"
 #include "crdt/timestamp.h"
 
 namespace converge {
 
 class PNCounter {
  public:
-  using Entries = std::map<ReplicaId, uint64_t>;
+  // Replica -> units, in replica order: a sorted vector (a counter has an
+  // entry per replica that wrote it), encoded as a std::map.
+  using Entries = internal::FlatMap<ReplicaId, uint64_t>;
 
   // Adds `by` (may be negative) at `replica`; returns the delta.
   // REQUIRES: by != INT64_MIN.
@@ -55,6 +57,8 @@ class PNCounter {
 
   const Entries& p() const { return p_; }
   const Entries& n() const { return n_; }
+  const Entries& rp() const { return rp_; }
+  const Entries& rn() const { return rn_; }
 
   template <class Archive>
   void serialize(Archive& ar) {

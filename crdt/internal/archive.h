@@ -33,6 +33,8 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "crdt/internal/flat_map.h"
+
 static_assert(std::endian::native == std::endian::little,
               "the canonical encoding is written as little-endian memory images");
 
@@ -139,6 +141,28 @@ void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, std::map<K, V, C, A>& ma
       throw cereal::Exception("map keys out of order or repeated");
     }
     map.emplace_hint(map.end(), std::move(key), std::move(value));
+  }
+}
+
+// A FlatMap is encoded as a std::map is (above): the count, then each key
+// and value in key order; decoding refuses the same inputs.
+template <class K, class V>
+void CEREAL_SAVE_FUNCTION_NAME(CanonicalOutputArchive& ar, const FlatMap<K, V>& map) {
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(map.size())));
+  for (const auto& [key, value] : map) ar(cereal::make_map_item(key, value));
+}
+template <class K, class V>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, FlatMap<K, V>& map) {
+  cereal::size_type size;
+  ar(cereal::make_size_tag(size));
+  map.clear();
+  for (cereal::size_type i = 0; i < size; ++i) {
+    K key{};
+    V value{};
+    ar(key, value);
+    if (!map.AppendInOrder(std::move(key), std::move(value))) {
+      throw cereal::Exception("map keys out of order or repeated");
+    }
   }
 }
 
