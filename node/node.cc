@@ -99,19 +99,18 @@ class Node::Impl {
       }
     });
 
-    std::shared_ptr<asio::ssl::context> peer_tls, client_tls;
     if (options_.tls() || !options_.tls_key_file.empty() || !options_.tls_ca_file.empty()) {
       const transport::TlsFiles files{options_.tls_cert_file, options_.tls_key_file,
                                       options_.tls_ca_file};
-      StatusOr<std::shared_ptr<asio::ssl::context>> p =
-          transport::MakeTlsContext(files, transport::TlsVerify::kRequire);
+      StatusOr<std::shared_ptr<transport::TlsContextSlot>> p =
+          transport::TlsContextSlot::Open(files, transport::TlsVerify::kRequire);
       if (!p.ok()) return p.status();
-      StatusOr<std::shared_ptr<asio::ssl::context>> c = transport::MakeTlsContext(
+      StatusOr<std::shared_ptr<transport::TlsContextSlot>> c = transport::TlsContextSlot::Open(
           files, options_.tls_auth_clients ? transport::TlsVerify::kRequire
                                            : transport::TlsVerify::kNone);
       if (!c.ok()) return c.status();
-      peer_tls = std::move(*p);
-      client_tls = std::move(*c);
+      peer_tls_ = std::move(*p);
+      client_tls_ = std::move(*c);
     } else if (options_.tls_auth_clients) {
       return InvalidArgumentError("tls-auth-clients needs TLS (--tls-cert, --tls-key, --tls-ca)");
     }
@@ -129,7 +128,7 @@ class Node::Impl {
     to.max_clock_offset_ms = static_cast<int64_t>(options_.max_clock_offset_ms);
     to.clock_ms = [this] { return static_cast<int64_t>(clock_.NowMillis()); };
     to.rng_seed = replica_->id();
-    to.tls = peer_tls;
+    to.tls = peer_tls_;
     transport_ = std::make_unique<transport::Transport>(
         io_, to,
         [this](uint64_t peer, uint8_t type, std::string body) {
@@ -160,7 +159,7 @@ class Node::Impl {
     ClientServerOptions co;
     co.bind = options_.bind;
     co.port = options_.port;
-    co.tls = client_tls;
+    co.tls = client_tls_;
     server_ = std::make_unique<ClientServer>(io_, loop_.get(), commands_.get(), co);
     if (options_.http_port != 0) {
       HttpServerOptions ho;
@@ -358,6 +357,25 @@ class Node::Impl {
     spdlog::info("[{}] stopped", options_.name);
   }
 
+  // Both ports change together or not at all: both contexts are built
+  // before either is put in place.
+  Status ReloadTls() {
+    if (!peer_tls_) return FailedPreconditionError("TLS is off on this node (no --tls-cert)");
+    StatusOr<std::shared_ptr<asio::ssl::context>> p = peer_tls_->Load();
+    StatusOr<std::shared_ptr<asio::ssl::context>> c =
+        p.ok() ? client_tls_->Load() : StatusOr<std::shared_ptr<asio::ssl::context>>(p.status());
+    if (!c.ok()) {
+      spdlog::warn("[{}] TLS files not reloaded, connections keep the previous ones: {}",
+                   options_.name, c.status().message());
+      return c.status();
+    }
+    peer_tls_->Set(std::move(*p));
+    client_tls_->Set(std::move(*c));
+    spdlog::info("[{}] TLS certificate, key and CA reloaded from {}, {}, {}; new connections use them",
+                 options_.name, options_.tls_cert_file, options_.tls_key_file, options_.tls_ca_file);
+    return Status::Ok();
+  }
+
   std::string Execute(const std::vector<std::string>& args) {
     StatusOr<std::string> reply = path_->RunRaw({args});
     if (!reply.ok()) return "-ERR " + reply.status().message() + "\r\n";
@@ -375,6 +393,8 @@ class Node::Impl {
   std::unique_ptr<Replicator> replicator_;
   std::unique_ptr<ApplyLoop> loop_;
   std::unique_ptr<transport::Transport> transport_;
+  // TLS contexts of the peer and client ports; null when TLS is off.
+  std::shared_ptr<transport::TlsContextSlot> peer_tls_, client_tls_;
   std::unique_ptr<CommandTable> commands_;
   std::unique_ptr<ClientServer> server_;
   std::unique_ptr<HttpServer> http_;  // null without --http-port
@@ -418,6 +438,7 @@ Node::~Node() { Stop(); }
 Status Node::Start() { return impl_->Start(); }
 void Node::Stop() { impl_->Stop(); }
 std::string Node::Execute(const std::vector<std::string>& args) { return impl_->Execute(args); }
+Status Node::ReloadTls() { return impl_->ReloadTls(); }
 uint16_t Node::client_port() const { return impl_->server_->port(); }
 uint16_t Node::peer_port() const { return impl_->transport_->port(); }
 uint16_t Node::http_port() const { return impl_->http_ ? impl_->http_->port() : 0; }

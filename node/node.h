@@ -76,6 +76,13 @@ class Node {
   // reply bytes (e.g. {"INCRBY", "stock", "5"} -> ":5\r\n"). Blocks until the
   // write is committed.
   std::string Execute(const std::vector<std::string>& args);
+  // Reads the TLS certificate, key and CA files named in the options again
+  // (after a certificate rotation) and uses them for every connection made
+  // from then on, on both ports; open connections keep theirs. A file that
+  // cannot be loaded leaves everything as it was and is named in the error;
+  // FailedPrecondition when the node runs without TLS. `converge serve` calls
+  // it on SIGHUP.
+  Status ReloadTls();
   // A new session on this node. REQUIRES: the node outlives the session.
   std::unique_ptr<NodeSession> NewSession();
 

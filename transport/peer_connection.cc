@@ -52,7 +52,7 @@ PeerConnection::PeerConnection(asio::ip::tcp::socket socket, bool outbound, std:
                                std::shared_ptr<const ConnectionOptions> options,
                                std::weak_ptr<ConnectionOwner> owner,
                                std::shared_ptr<spdlog::logger> log)
-    : stream_(std::move(socket), options->tls),
+    : stream_(std::move(socket), options->tls ? options->tls->Get() : nullptr),
       strand_(asio::make_strand(
           static_cast<asio::io_context&>(stream_.socket().get_executor().context()))),
       resolver_(strand_),

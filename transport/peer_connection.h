@@ -34,6 +34,7 @@
 #include "transport/frame.h"
 #include "transport/handshake.h"
 #include "transport/stream.h"
+#include "transport/tls.h"
 
 namespace converge::transport {
 
@@ -71,8 +72,9 @@ struct ConnectionOptions {
   std::chrono::milliseconds idle_timeout{0};
   std::chrono::milliseconds heartbeat_interval{0};
   std::chrono::milliseconds write_timeout{0};
-  // Mutual TLS for every connection when set (tls.h); null: plain TCP.
-  std::shared_ptr<asio::ssl::context> tls;
+  // Mutual TLS for every connection when set (tls.h): each takes the slot's
+  // context of the moment it starts. Null: plain TCP.
+  std::shared_ptr<TlsContextSlot> tls;
 };
 
 class PeerConnection;

@@ -86,6 +86,34 @@ StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const TlsFiles& fil
   return ctx;
 }
 
+StatusOr<std::shared_ptr<TlsContextSlot>> TlsContextSlot::Open(TlsFiles files, TlsVerify verify) {
+  StatusOr<std::shared_ptr<asio::ssl::context>> ctx = MakeTlsContext(files, verify);
+  if (!ctx.ok()) return ctx.status();
+  return std::shared_ptr<TlsContextSlot>(new TlsContextSlot(std::move(files), verify, std::move(*ctx)));
+}
+
+std::shared_ptr<asio::ssl::context> TlsContextSlot::Get() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ctx_;
+}
+
+// Built outside the lock: loading PEM files takes a while, Get() must not wait.
+StatusOr<std::shared_ptr<asio::ssl::context>> TlsContextSlot::Load() const {
+  return MakeTlsContext(files_, verify_);
+}
+
+void TlsContextSlot::Set(std::shared_ptr<asio::ssl::context> ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ctx_ = std::move(ctx);
+}
+
+Status TlsContextSlot::Reload() {
+  StatusOr<std::shared_ptr<asio::ssl::context>> ctx = Load();
+  if (!ctx.ok()) return ctx.status();
+  Set(std::move(*ctx));
+  return Status::Ok();
+}
+
 std::string Stream::VerifyError() const {
   if (!tls_) return "";
   // const_cast: native_handle() is not const in asio, but only reads here.

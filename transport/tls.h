@@ -18,6 +18,7 @@
 
 #include <asio/ssl.hpp>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "crdt/status.h"
@@ -49,6 +50,39 @@ enum class TlsVerify {
 // REQUIRES: files.enabled().
 StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const TlsFiles& files,
                                                              TlsVerify verify);
+
+// The context a port hands to each new connection, replaceable while the port
+// serves: Reload() reads the files again (a rotated certificate, key or CA)
+// and, only if they make a context, puts it in place for connections made
+// from then on. A connection keeps the context it started with for its life
+// (the Stream holds a reference), so rotation never cuts one off.
+//
+// Thread-safe.
+class TlsContextSlot {
+ public:
+  // Loads `files` now (MakeTlsContext's errors).
+  static StatusOr<std::shared_ptr<TlsContextSlot>> Open(TlsFiles files, TlsVerify verify);
+
+  // The context for a connection starting now. Never null.
+  std::shared_ptr<asio::ssl::context> Get() const;
+  // A context built from the same paths now, not yet in use (MakeTlsContext's
+  // errors, naming the file); Set() puts it in place. Two slots that must
+  // change together load both before setting either.
+  StatusOr<std::shared_ptr<asio::ssl::context>> Load() const;
+  // REQUIRES: ctx is non-null.
+  void Set(std::shared_ptr<asio::ssl::context> ctx);
+  // Load() then Set(); on error the current context stays.
+  Status Reload();
+
+ private:
+  TlsContextSlot(TlsFiles files, TlsVerify verify, std::shared_ptr<asio::ssl::context> ctx)
+      : files_(std::move(files)), verify_(verify), ctx_(std::move(ctx)) {}
+
+  const TlsFiles files_;
+  const TlsVerify verify_;
+  mutable std::mutex mu_;
+  std::shared_ptr<asio::ssl::context> ctx_;  // guarded by mu_
+};
 
 }  // namespace converge::transport
 

@@ -50,6 +50,7 @@
 #include "crdt/status.h"
 #include "transport/frame.h"
 #include "transport/handshake.h"
+#include "transport/tls.h"
 
 namespace spdlog {
 class logger;
@@ -100,8 +101,9 @@ struct TransportOptions {
   uint64_t rng_seed = 0;
   // Mutual TLS on every peer connection, dialed and accepted (tls.h,
   // MakeTlsContext with TlsVerify::kRequire); the HMAC handshake then runs
-  // inside TLS. Null: plain TCP. Default: null.
-  std::shared_ptr<asio::ssl::context> tls;
+  // inside TLS. Null: plain TCP. Default: null. Its Reload() (a rotated
+  // certificate) applies to connections made after it.
+  std::shared_ptr<TlsContextSlot> tls;
 };
 
 // Per-link fault injection (DEBUG LINK). Applied to application frames in

@@ -15,7 +15,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
  public:
   ClientConnection(ClientServer* server, asio::ip::tcp::socket socket, uint64_t id)
       : server_(server),
-        stream_(std::move(socket), server->options_.tls),
+        stream_(std::move(socket), server->options_.tls ? server->options_.tls->Get() : nullptr),
         strand_(asio::make_strand(stream_.socket().get_executor())),
         handshake_deadline_(strand_),
         parser_(resp::RequestParserOptions{

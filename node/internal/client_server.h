@@ -33,6 +33,7 @@
 #include "node/internal/apply_loop.h"
 #include "node/internal/commands.h"
 #include "node/resp/request_parser.h"
+#include "transport/tls.h"
 
 namespace converge {
 
@@ -46,8 +47,9 @@ struct ClientServerOptions {
   size_t max_request_bytes = size_t{512} << 20;
   size_t max_bulk_bytes = size_t{512} << 20;
   // TLS on the client port when set (transport/tls.h: TlsVerify::kNone, or
-  // kRequire for --tls-auth-clients). Default null: plain TCP.
-  std::shared_ptr<asio::ssl::context> tls;
+  // kRequire for --tls-auth-clients); a connection takes the slot's context
+  // of the moment it is accepted. Default null: plain TCP.
+  std::shared_ptr<transport::TlsContextSlot> tls;
   // A TLS handshake not done by then closes the connection. Default 10 s.
   std::chrono::milliseconds tls_handshake_timeout{10000};
 };

@@ -7,11 +7,16 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "tests/node/test_node.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
 
 namespace converge::testing {
@@ -47,6 +52,17 @@ class TlsClient {
   }
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
+
+  // The common name of the certificate the server presented; "" if none.
+  std::string ServerName() {
+    if (!ok()) return "";
+    X509* cert = SSL_get1_peer_certificate(stream_->native_handle());
+    if (cert == nullptr) return "";
+    char cn[256] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+    X509_free(cert);
+    return cn;
+  }
 
   // One command; the reply as "+OK", ":1", "-ERR ...", the bulk's bytes, or
   // "(nil)"; "<io error: ...>" when the connection failed.
@@ -282,6 +298,57 @@ TEST_F(NodeTlsTest, BadTlsFilesFailOpenWithTheFileNamed) {
   EXPECT_NE(n.status().message().find(junk), std::string::npos) << n.status().message();
   std::error_code ec;
   std::filesystem::remove_all(o.data_dir, ec);
+}
+
+TEST_F(NodeTlsTest, ReloadTlsServesARotatedCertificateToNewConnectionsOnly) {
+  auto a = TestNode::Start("a", {}, Tls("a"));
+  ASSERT_NE(a, nullptr);
+  const uint16_t port = a->options.port;
+  TlsClient before(port, pki_.Cert("ca"));
+  ASSERT_TRUE(before.ok()) << before.error();
+  EXPECT_EQ(before.ServerName(), "a");
+
+  // Rotation: a new key and certificate (CN a-next) written over the files
+  // the node was started with. Nothing changes until the reload.
+  ASSERT_TRUE(pki_.MakeCert("a-next", "ca"));
+  const auto overwrite = std::filesystem::copy_options::overwrite_existing;
+  std::filesystem::copy_file(pki_.Cert("a-next"), pki_.Cert("a"), overwrite);
+  std::filesystem::copy_file(pki_.Key("a-next"), pki_.Key("a"), overwrite);
+  EXPECT_EQ(TlsClient(port, pki_.Cert("ca")).ServerName(), "a");
+  ASSERT_OK(a->node->ReloadTls());
+  TlsClient after(port, pki_.Cert("ca"));
+  ASSERT_TRUE(after.ok()) << after.error();
+  EXPECT_EQ(after.ServerName(), "a-next");
+  EXPECT_EQ(after.Run({"INCR", "n"}), ":1");
+  EXPECT_EQ(before.Run({"INCR", "n"}), ":2");  // the open connection was not cut
+
+  // The peer port rotated too: a node that joins now completes mutual TLS
+  // with the new certificate and replicates both ways.
+  auto b = TestNode::Start("b", {a->peer_address()}, Tls("b"));
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(WaitFor([&] {
+    return InfoField(Run(*a, {"INFO", "replication"}), "peers_connected") == "1" &&
+           InfoField(Run(*b, {"INFO", "replication"}), "peers_connected") == "1";
+  }));
+  Run(*b, {"INCR", "n"});
+  ASSERT_TRUE(WaitFor([&] { return Run(*a, {"GET", "n"}) == "$1\r\n3\r\n"; }));
+
+  // A file that does not load: the error names it, and every port keeps the
+  // certificate it had.
+  const std::string broken = pki_.Write("a.crt", "-----BEGIN CERTIFICATE-----\nnope\n");
+  const Status s = a->node->ReloadTls();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(broken), std::string::npos) << s.message();
+  TlsClient later(port, pki_.Cert("ca"));
+  EXPECT_EQ(later.ServerName(), "a-next");
+  EXPECT_EQ(later.Run({"GET", "n"}), "3");
+}
+
+TEST_F(NodeTlsTest, ReloadTlsWithoutTlsIsAFailedPrecondition) {
+  auto n = TestNode::Start("plain", {});
+  ASSERT_NE(n, nullptr);
+  const Status s = n->node->ReloadTls();
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.message();
 }
 
 }  // namespace

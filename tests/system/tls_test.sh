@@ -2,7 +2,8 @@
 # TLS on a real `converge serve` with the real redis-cli and redis-benchmark
 # (Debian's are built with TLS): a throwaway CA and certificate made here with
 # openssl; TLS clients work, plain clients and garbage are turned away while
-# the node keeps serving; bad TLS options stop the node with a clear reason.
+# the node keeps serving; bad TLS options stop the node with a clear reason;
+# SIGHUP reloads rotated certificate files, and refuses files that do not load.
 # Usage: tls_test.sh path/to/converge
 set -u
 bin=$1
@@ -61,5 +62,28 @@ echo "$out"
 echo "$out" | grep -qi "error" && fail "redis-benchmark reported errors"
 [ "$("${cli[@]}" get greeting)" = hello ] || fail "node stopped serving"
 "${cli[@]}" info clients | grep -q '^tls:on' || fail "INFO clients tls"
+
+# Certificate rotation: new files over the old, SIGHUP, and new connections
+# get the new certificate while the node keeps serving; files that do not
+# load are refused with a log line and the node keeps the last good ones.
+served_cn() {
+  openssl s_client -connect 127.0.0.1:$port -CAfile "$pki/ca.crt" </dev/null 2>/dev/null |
+    openssl x509 -noout -subject 2>/dev/null | sed 's/.*CN *= *//'
+}
+[ "$(served_cn)" = n1 ] || fail "served certificate before rotation: '$(served_cn)'"
+openssl req $ec -keyout "$pki/n2.key" -out "$pki/n2.csr" -subj /CN=n2 2>/dev/null || fail "openssl: csr 2"
+openssl x509 -req -in "$pki/n2.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+  -out "$pki/n2.crt" -days 2 -extfile "$pki/ext" 2>/dev/null || fail "openssl: sign 2"
+cp "$pki/n2.crt" "$pki/n.crt" && cp "$pki/n2.key" "$pki/n.key"
+kill -HUP $pid
+for _ in $(seq 50); do grep -q "TLS certificate, key and CA reloaded" "$root/log" && break; sleep 0.1; done
+[ "$(served_cn)" = n2 ] || fail "served certificate after SIGHUP: '$(served_cn)'"
+[ "$("${cli[@]}" get greeting)" = hello ] || fail "GET after the reload"
+echo garbage >"$pki/n.crt"
+kill -HUP $pid
+for _ in $(seq 50); do grep -q "TLS files not reloaded" "$root/log" && break; sleep 0.1; done
+grep -q "TLS files not reloaded.*n.crt" "$root/log" || fail "no log line naming the bad file"
+[ "$(served_cn)" = n2 ] || fail "a bad file replaced the certificate: '$(served_cn)'"
+[ "$("${cli[@]}" get greeting)" = hello ] || fail "GET after the refused reload"
 kill -0 $pid || fail "node died"
 echo "tls: ok"

@@ -31,10 +31,10 @@ class TlsBusTest : public ::testing::Test {
                               int days = 2, const std::string& trust = "ca") {
     EXPECT_TRUE(pki_.MakeCert(name, ca, days));
     TransportOptions o = FastOptions(name, id);
-    StatusOr<std::shared_ptr<asio::ssl::context>> ctx = MakeTlsContext(
+    StatusOr<std::shared_ptr<TlsContextSlot>> slot = TlsContextSlot::Open(
         TlsFiles{pki_.Cert(name), pki_.Key(name), pki_.Cert(trust)}, TlsVerify::kRequire);
-    EXPECT_OK(ctx.status());
-    if (ctx.ok()) o.tls = *ctx;
+    EXPECT_OK(slot.status());
+    if (slot.ok()) o.tls = *slot;
     return o;
   }
 
@@ -238,6 +238,37 @@ TEST(TlsContextTest, PrefersAes128AndOffersOnlyForwardSecretAead) {
             "TLS_AES_256_GCM_SHA384");
   // No CBC suite without forward secrecy.
   EXPECT_EQ(NegotiatedSuite(**ctx, TLS1_2_VERSION, all13, "AES128-SHA"), "");
+}
+
+TEST(TlsContextSlotTest, ReloadReplacesTheContextOnlyWhenTheFilesLoad) {
+  TestPki pki;
+  ASSERT_TRUE(pki.MakeCa("ca"));
+  ASSERT_TRUE(pki.MakeCert("n", "ca"));
+  StatusOr<std::shared_ptr<TlsContextSlot>> slot =
+      TlsContextSlot::Open(TlsFiles{pki.Cert("n"), pki.Key("n"), pki.Cert("ca")}, TlsVerify::kRequire);
+  ASSERT_OK(slot.status());
+  const std::shared_ptr<asio::ssl::context> first = (*slot)->Get();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ((*slot)->Get(), first);
+
+  ASSERT_TRUE(pki.MakeCert("n", "ca"));  // a new key and certificate at the same paths
+  ASSERT_OK((*slot)->Reload());
+  const std::shared_ptr<asio::ssl::context> second = (*slot)->Get();
+  ASSERT_NE(second, nullptr);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(SSL_CTX_check_private_key(second->native_handle()), 1);
+
+  // A key that does not match the certificate: refused, the context stays.
+  ASSERT_TRUE(pki.MakeCert("other", "ca"));
+  std::filesystem::copy_file(pki.Key("other"), pki.Key("n"),
+                             std::filesystem::copy_options::overwrite_existing);
+  const Status s = (*slot)->Reload();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("does not match"), std::string::npos) << s.message();
+  EXPECT_EQ((*slot)->Get(), second);
+  // Load() alone builds without putting it in place.
+  EXPECT_FALSE((*slot)->Load().ok());
+  EXPECT_EQ((*slot)->Get(), second);
 }
 
 }  // namespace
