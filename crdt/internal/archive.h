@@ -126,26 +126,36 @@ void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, cereal::BinaryData<T>& b
   ar.loadBinary(bd.data, static_cast<std::size_t>(bd.size));
 }
 
-// A map's entries, each key above the one before. Replaces cereal's generic
-// map load, which sorts what it reads and silently drops repeated keys.
-template <class K, class V, class C, class A>
-void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, std::map<K, V, C, A>& map) {
+// A map's count and entries, each handed to `append`, which returns false
+// when the key is not above the one before: decoding then fails. Used for
+// std::map and FlatMap in place of cereal's generic map load, which sorts
+// what it reads and silently drops repeated keys.
+template <class K, class V, class Append>
+void LoadEntriesInOrder(BoundedInputArchive& ar, Append append) {
   cereal::size_type size;
   ar(cereal::make_size_tag(size));
-  map.clear();
   for (cereal::size_type i = 0; i < size; ++i) {
     K key{};
     V value{};
     ar(key, value);
-    if (!map.empty() && !map.key_comp()(std::prev(map.end())->first, key)) {
+    if (!append(std::move(key), std::move(value))) {
       throw cereal::Exception("map keys out of order or repeated");
     }
-    map.emplace_hint(map.end(), std::move(key), std::move(value));
   }
 }
 
-// A FlatMap is encoded as a std::map is (above): the count, then each key
-// and value in key order; decoding refuses the same inputs.
+template <class K, class V, class C, class A>
+void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, std::map<K, V, C, A>& map) {
+  map.clear();
+  LoadEntriesInOrder<K, V>(ar, [&map](K&& key, V&& value) {
+    if (!map.empty() && !map.key_comp()(std::prev(map.end())->first, key)) return false;
+    map.emplace_hint(map.end(), std::move(key), std::move(value));
+    return true;
+  });
+}
+
+// A FlatMap is encoded as a std::map is: the count, then each key and value
+// in key order; decoding refuses the same inputs.
 template <class K, class V>
 void CEREAL_SAVE_FUNCTION_NAME(CanonicalOutputArchive& ar, const FlatMap<K, V>& map) {
   ar(cereal::make_size_tag(static_cast<cereal::size_type>(map.size())));
@@ -153,17 +163,10 @@ void CEREAL_SAVE_FUNCTION_NAME(CanonicalOutputArchive& ar, const FlatMap<K, V>& 
 }
 template <class K, class V>
 void CEREAL_LOAD_FUNCTION_NAME(BoundedInputArchive& ar, FlatMap<K, V>& map) {
-  cereal::size_type size;
-  ar(cereal::make_size_tag(size));
   map.clear();
-  for (cereal::size_type i = 0; i < size; ++i) {
-    K key{};
-    V value{};
-    ar(key, value);
-    if (!map.AppendInOrder(std::move(key), std::move(value))) {
-      throw cereal::Exception("map keys out of order or repeated");
-    }
-  }
+  LoadEntriesInOrder<K, V>(ar, [&map](K&& key, V&& value) {
+    return map.AppendInOrder(std::move(key), std::move(value));
+  });
 }
 
 }  // namespace converge::internal
