@@ -142,7 +142,7 @@ void Reap(std::vector<Child>& children) {
 
 // Asks one running node for its figures; on no answer it is starting (never
 // answered yet) or down (answered before).
-void Probe(Child& c, const std::string& requirepass) {
+void Probe(Child& c, const std::string& requirepass, const RespTls* tls) {
   auto no_answer = [&c] {
     c.client.reset();
     c.row.state = c.ever_up ? NodeRow::State::kDown : NodeRow::State::kStarting;
@@ -152,7 +152,12 @@ void Probe(Child& c, const std::string& requirepass) {
     c.row.lag.reset();
   };
   if (!c.client) {
-    StatusOr<RespClient> client = RespClient::Connect("127.0.0.1", c.row.port, kProbeTimeout);
+    StatusOr<RespClient> client = RespClient::Connect("127.0.0.1", c.row.port, kProbeTimeout, tls);
+    // A node that listens but refuses the launcher's TLS would stay
+    // "starting" with no reason given: its note says why.
+    const bool tls_refused = !client.ok() && client.status().message().find("TLS") != std::string::npos;
+    c.row.note = tls_refused ? c.row.name + " does not answer the launcher: " + client.status().message()
+                             : "";
     if (!client.ok()) return no_answer();
     c.client.emplace(std::move(client).value());
     if (!requirepass.empty()) {
@@ -363,11 +368,6 @@ StatusOr<ClusterUpOptions> ParseClusterUpArgs(const std::vector<std::string>& ar
         return InvalidArgumentError(name + ": set by cluster up for each node (" + std::string(why) + ")");
       }
     }
-    if (name.rfind("--tls-", 0) == 0) {
-      // Its status table and readiness probe speak plain RESP.
-      return InvalidArgumentError(name + ": TLS is not supported by cluster up yet; start each "
-                                         "node with `converge serve` (docs/operations.md, TLS)");
-    }
     if (name != "--nodes" && name != "--base-port" && name != "--data-root") {
       o.serve_args.push_back(word);
       continue;
@@ -483,13 +483,25 @@ std::string RenderStatusTable(const std::vector<NodeRow>& rows) {
 }
 
 int RunClusterUp(const ClusterUpOptions& options) {
-  // The password, if any, lets the launcher AUTH before asking its figures.
+  // The password, if any, lets the launcher AUTH before asking its figures;
+  // with TLS it connects as a client would, trusting the nodes' CA (and
+  // showing their own certificate when --tls-auth-clients asks for one:
+  // every node has the same files).
   StatusOr<NodeOptions> first = ParseServeArgs(ServeArgsForNode(options, 0));
   if (!first.ok()) {
     std::fprintf(stderr, "converge: %s\n", first.status().message().c_str());
     return 2;
   }
   const std::string requirepass = first->requirepass;
+  std::optional<RespTls> tls;
+  std::string connect_flags = requirepass.empty() ? "" : " --askpass";
+  if (first->tls()) {
+    tls = RespTls{first->tls_ca_file, first->tls_cert_file, first->tls_key_file};
+    connect_flags += " --tls --cacert " + first->tls_ca_file;
+    if (first->tls_auth_clients) {
+      connect_flags += " --cert " + first->tls_cert_file + " --key " + first->tls_key_file;
+    }
+  }
 
   // Signals are taken synchronously (WaitSignal), never by a handler.
   sigset_t signals;
@@ -510,7 +522,7 @@ int RunClusterUp(const ClusterUpOptions& options) {
     c.log_path = LogPath(options, i);
     std::printf("  %-3s client port %u  peer port %u  connect: redis-cli -p %u%s  log: %s\n",
                 c.row.name.c_str(), unsigned{c.row.port}, unsigned{c.row.port} + kPeerPortOffset,
-                unsigned{c.row.port}, requirepass.empty() ? "" : " --askpass", c.log_path.c_str());
+                unsigned{c.row.port}, connect_flags.c_str(), c.log_path.c_str());
     if (Status s = Launch(options, i, signals, c); !s.ok()) {
       c.row.state = NodeRow::State::kExited;
       c.row.exit_code = 1;
@@ -527,7 +539,7 @@ int RunClusterUp(const ClusterUpOptions& options) {
     const Clock::time_point tick = Clock::now();
     Reap(children);
     for (Child& c : children) {
-      if (c.running) Probe(c, requirepass);
+      if (c.running) Probe(c, requirepass, tls ? &*tls : nullptr);
     }
     Reap(children);  // a node that died during the probe shows as exited, not down
     const bool any_running =

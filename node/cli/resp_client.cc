@@ -4,12 +4,17 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <cstring>
 #include <utility>
 
@@ -34,6 +39,61 @@ Status WaitFor(int fd, short events, Clock::time_point deadline, const char* wha
   }
 }
 
+// OpenSSL writes to the socket with write(2), which raises SIGPIPE when the
+// server has closed it; a launcher must not die of a node that did. For
+// its life a guard blocks SIGPIPE on this thread, and takes the one a call
+// raised (if none was pending before) before putting the mask back.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    ::sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    ::pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    sigset_t pending;
+    sigemptyset(&pending);
+    ::sigpending(&pending);
+    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+      const timespec zero{};
+      ::sigtimedwait(&pipe_, nullptr, &zero);
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
+
+// OpenSSL's reason for the last failure on this thread, and the verify
+// result when the server's certificate was refused; `fallback` when OpenSSL
+// has none (the peer closed the connection).
+std::string TlsErrorText(SSL* ssl, const char* fallback) {
+  std::string text;
+  if (const unsigned long e = ERR_get_error(); e != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    text = buf;
+  }
+  ERR_clear_error();
+  if (ssl != nullptr) {
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      text += std::string(text.empty() ? "" : ": ") + "server certificate refused: " +
+              X509_verify_cert_error_string(verify);
+    }
+  }
+  return text.empty() ? fallback : text;
+}
+
 std::optional<int64_t> ParseInt(std::string_view s) {
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -44,7 +104,7 @@ std::optional<int64_t> ParseInt(std::string_view s) {
 }  // namespace
 
 StatusOr<RespClient> RespClient::Connect(const std::string& host, uint16_t port,
-                                         std::chrono::milliseconds timeout) {
+                                         std::chrono::milliseconds timeout, const RespTls* tls) {
   const std::string where = host + ":" + std::to_string(port);
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
@@ -78,11 +138,114 @@ StatusOr<RespClient> RespClient::Connect(const std::string& host, uint16_t port,
   const int one = 1;
   // Deliberately unchecked: without TCP_NODELAY the client is only slower.
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (tls != nullptr) CONVERGE_RETURN_IF_ERROR(client.StartTls(*tls, deadline, where));
   return client;
+}
+
+Status RespClient::StartTls(const RespTls& tls, Clock::time_point deadline, const std::string& where) {
+  ERR_clear_error();
+  tls_ctx_ = SSL_CTX_new(TLS_client_method());
+  if (tls_ctx_ == nullptr) return InternalError("TLS: " + TlsErrorText(nullptr, "no reason given"));
+  SSL_CTX_set_min_proto_version(tls_ctx_, TLS1_2_VERSION);
+  if (SSL_CTX_load_verify_locations(tls_ctx_, tls.ca_file.c_str(), nullptr) != 1) {
+    return InvalidArgumentError("cannot load the TLS CA '" + tls.ca_file +
+                                "': " + TlsErrorText(nullptr, "no reason given"));
+  }
+  if (!tls.cert_file.empty() &&
+      SSL_CTX_use_certificate_chain_file(tls_ctx_, tls.cert_file.c_str()) != 1) {
+    return InvalidArgumentError("cannot load the TLS certificate '" + tls.cert_file +
+                                "': " + TlsErrorText(nullptr, "no reason given"));
+  }
+  if (!tls.key_file.empty() &&
+      SSL_CTX_use_PrivateKey_file(tls_ctx_, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return InvalidArgumentError("cannot load the TLS key '" + tls.key_file + "': " +
+                                TlsErrorText(nullptr, "no reason given"));
+  }
+  SSL_CTX_set_verify(tls_ctx_, SSL_VERIFY_PEER, nullptr);
+  tls_ = SSL_new(tls_ctx_);
+  if (tls_ == nullptr || SSL_set_fd(tls_, fd_) != 1) {
+    return InternalError("TLS: " + TlsErrorText(nullptr, "no reason given"));
+  }
+  const SigpipeGuard guard;
+  while (true) {
+    const int r = SSL_connect(tls_);
+    if (r == 1) return Status::Ok();
+    const int err = SSL_get_error(tls_, r);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      CONVERGE_RETURN_IF_ERROR(WaitFor(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline,
+                                       ("TLS handshake with " + where).c_str()));
+      continue;
+    }
+    if (err == SSL_ERROR_SYSCALL && errno == EINTR) continue;
+    return UnavailableError("TLS handshake with " + where + ": " +
+                            TlsErrorText(tls_, "connection closed during the handshake"));
+  }
+}
+
+StatusOr<size_t> RespClient::Send(const char* data, size_t len, Clock::time_point deadline) {
+  while (true) {
+    if (tls_ == nullptr) {
+      const ssize_t n = ::send(fd_, data, len, MSG_NOSIGNAL);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        return UnavailableError(std::string("send: ") + std::strerror(errno));
+      }
+      CONVERGE_RETURN_IF_ERROR(WaitFor(fd_, POLLOUT, deadline, "send"));
+      continue;
+    }
+    const SigpipeGuard guard;
+    const int n = SSL_write(tls_, data, static_cast<int>(len));
+    if (n > 0) return static_cast<size_t>(n);
+    const int err = SSL_get_error(tls_, n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      CONVERGE_RETURN_IF_ERROR(
+          WaitFor(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, "send"));
+      continue;
+    }
+    if (err == SSL_ERROR_SYSCALL && errno == EINTR) continue;
+    return UnavailableError(err == SSL_ERROR_SYSCALL && errno != 0
+                                ? std::string("send: ") + std::strerror(errno)
+                                : "send: TLS: " + TlsErrorText(nullptr, "connection closed by the server"));
+  }
+}
+
+StatusOr<size_t> RespClient::Receive(char* data, size_t len, Clock::time_point deadline) {
+  while (true) {
+    if (tls_ == nullptr) {
+      const ssize_t n = ::recv(fd_, data, len, 0);
+      if (n > 0) return static_cast<size_t>(n);
+      if (n == 0) return UnavailableError("connection closed by the server");
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        return UnavailableError(std::string("read: ") + std::strerror(errno));
+      }
+      CONVERGE_RETURN_IF_ERROR(WaitFor(fd_, POLLIN, deadline, "read"));
+      continue;
+    }
+    // SSL_read first: a record may already sit decrypted in OpenSSL's
+    // buffer, where poll() cannot see it.
+    const SigpipeGuard guard;
+    const int n = SSL_read(tls_, data, static_cast<int>(len));
+    if (n > 0) return static_cast<size_t>(n);
+    const int err = SSL_get_error(tls_, n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      CONVERGE_RETURN_IF_ERROR(
+          WaitFor(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, "read"));
+      continue;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN) return UnavailableError("connection closed by the server");
+    if (err == SSL_ERROR_SYSCALL && errno == EINTR) continue;
+    return UnavailableError(err == SSL_ERROR_SYSCALL && errno != 0
+                                ? std::string("read: ") + std::strerror(errno)
+                                : "read: TLS: " + TlsErrorText(nullptr, "connection closed by the server"));
+  }
 }
 
 RespClient::RespClient(RespClient&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
+      tls_ctx_(std::exchange(other.tls_ctx_, nullptr)),
+      tls_(std::exchange(other.tls_, nullptr)),
       timeout_(other.timeout_),
       buffer_(std::move(other.buffer_)),
       read_pos_(other.read_pos_) {}
@@ -91,6 +254,8 @@ RespClient& RespClient::operator=(RespClient&& other) noexcept {
   if (this != &other) {
     Close();
     fd_ = std::exchange(other.fd_, -1);
+    tls_ctx_ = std::exchange(other.tls_ctx_, nullptr);
+    tls_ = std::exchange(other.tls_, nullptr);
     timeout_ = other.timeout_;
     buffer_ = std::move(other.buffer_);
     read_pos_ = other.read_pos_;
@@ -101,6 +266,10 @@ RespClient& RespClient::operator=(RespClient&& other) noexcept {
 RespClient::~RespClient() { Close(); }
 
 void RespClient::Close() {
+  SSL_free(tls_);  // no close_notify: the node takes a closed socket as the end
+  SSL_CTX_free(tls_ctx_);
+  tls_ = nullptr;
+  tls_ctx_ = nullptr;
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   buffer_.clear();
@@ -119,21 +288,12 @@ StatusOr<RespValue> RespClient::Command(const std::vector<std::string>& args) {
   const Clock::time_point deadline = Clock::now() + timeout_;
   size_t sent = 0;
   while (sent < out.size()) {
-    const ssize_t n = ::send(fd_, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (Status s = WaitFor(fd_, POLLOUT, deadline, "send"); !s.ok()) {
-        Close();
-        return s;
-      }
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else {
-      const std::string reason = std::strerror(errno);
+    StatusOr<size_t> n = Send(out.data() + sent, out.size() - sent, deadline);
+    if (!n.ok()) {
       Close();
-      return UnavailableError("send: " + reason);
+      return n.status();
     }
+    sent += *n;
   }
 
   StatusOr<RespValue> reply = ReadValue(deadline, 0);
@@ -150,16 +310,8 @@ StatusOr<RespValue> RespClient::Command(const std::vector<std::string>& args) {
 Status RespClient::Fill(size_t n, Clock::time_point deadline) {
   while (buffer_.size() - read_pos_ < n) {
     char chunk[16384];
-    const ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (got > 0) {
-      buffer_.append(chunk, static_cast<size_t>(got));
-    } else if (got == 0) {
-      return UnavailableError("connection closed by the server");
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      CONVERGE_RETURN_IF_ERROR(WaitFor(fd_, POLLIN, deadline, "read"));
-    } else if (errno != EINTR) {
-      return UnavailableError(std::string("read: ") + std::strerror(errno));
-    }
+    CONVERGE_ASSIGN_OR_RETURN(const size_t got, Receive(chunk, sizeof chunk, deadline));
+    buffer_.append(chunk, got);
   }
   return Status::Ok();
 }
