@@ -94,6 +94,34 @@ std::string TlsErrorText(SSL* ssl, const char* fallback) {
   return text.empty() ? fallback : text;
 }
 
+// Runs `op` (one SSL_connect, SSL_read or SSL_write on `ssl`) until it
+// returns more than 0, waiting on `fd` for what OpenSSL asks for until the
+// deadline, with SIGPIPE held off. Errors are Unavailable, prefixed `what`.
+template <class Op>
+StatusOr<int> RunTls(SSL* ssl, int fd, Op op, Clock::time_point deadline, const std::string& what) {
+  const SigpipeGuard guard;
+  while (true) {
+    ERR_clear_error();
+    errno = 0;
+    const int n = op();
+    if (n > 0) return n;
+    const int err = SSL_get_error(ssl, n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      CONVERGE_RETURN_IF_ERROR(
+          WaitFor(fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, what.c_str()));
+      continue;
+    }
+    if (err == SSL_ERROR_SYSCALL && errno == EINTR) continue;
+    if (err == SSL_ERROR_SYSCALL && errno != 0) {
+      return UnavailableError(what + ": " + std::strerror(errno));
+    }
+    return UnavailableError(what + ": " +
+                            (err == SSL_ERROR_ZERO_RETURN
+                                 ? "connection closed by the server"
+                                 : TlsErrorText(ssl, "connection closed by the server")));
+  }
+}
+
 std::optional<int64_t> ParseInt(std::string_view s) {
   int64_t v = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -166,79 +194,47 @@ Status RespClient::StartTls(const RespTls& tls, Clock::time_point deadline, cons
   if (tls_ == nullptr || SSL_set_fd(tls_, fd_) != 1) {
     return InternalError("TLS: " + TlsErrorText(nullptr, "no reason given"));
   }
-  const SigpipeGuard guard;
-  while (true) {
-    const int r = SSL_connect(tls_);
-    if (r == 1) return Status::Ok();
-    const int err = SSL_get_error(tls_, r);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      CONVERGE_RETURN_IF_ERROR(WaitFor(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline,
-                                       ("TLS handshake with " + where).c_str()));
-      continue;
-    }
-    if (err == SSL_ERROR_SYSCALL && errno == EINTR) continue;
-    return UnavailableError("TLS handshake with " + where + ": " +
-                            TlsErrorText(tls_, "connection closed during the handshake"));
-  }
+  return RunTls(tls_, fd_, [this] { return SSL_connect(tls_); }, deadline,
+                "TLS handshake with " + where)
+      .status();
 }
 
 StatusOr<size_t> RespClient::Send(const char* data, size_t len, Clock::time_point deadline) {
+  if (tls_ != nullptr) {
+    CONVERGE_ASSIGN_OR_RETURN(
+        const int n,
+        RunTls(tls_, fd_, [&] { return SSL_write(tls_, data, static_cast<int>(len)); }, deadline, "send"));
+    return static_cast<size_t>(n);
+  }
   while (true) {
-    if (tls_ == nullptr) {
-      const ssize_t n = ::send(fd_, data, len, MSG_NOSIGNAL);
-      if (n >= 0) return static_cast<size_t>(n);
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        return UnavailableError(std::string("send: ") + std::strerror(errno));
-      }
-      CONVERGE_RETURN_IF_ERROR(WaitFor(fd_, POLLOUT, deadline, "send"));
-      continue;
+    const ssize_t n = ::send(fd_, data, len, MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      return UnavailableError(std::string("send: ") + std::strerror(errno));
     }
-    const SigpipeGuard guard;
-    const int n = SSL_write(tls_, data, static_cast<int>(len));
-    if (n > 0) return static_cast<size_t>(n);
-    const int err = SSL_get_error(tls_, n);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      CONVERGE_RETURN_IF_ERROR(
-          WaitFor(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, "send"));
-      continue;
-    }
-    if (err == SSL_ERROR_SYSCALL && errno == EINTR) continue;
-    return UnavailableError(err == SSL_ERROR_SYSCALL && errno != 0
-                                ? std::string("send: ") + std::strerror(errno)
-                                : "send: TLS: " + TlsErrorText(nullptr, "connection closed by the server"));
+    CONVERGE_RETURN_IF_ERROR(WaitFor(fd_, POLLOUT, deadline, "send"));
   }
 }
 
 StatusOr<size_t> RespClient::Receive(char* data, size_t len, Clock::time_point deadline) {
+  if (tls_ != nullptr) {
+    // SSL_read before any poll(): a record may already sit decrypted in
+    // OpenSSL's buffer, where poll() cannot see it.
+    CONVERGE_ASSIGN_OR_RETURN(
+        const int n,
+        RunTls(tls_, fd_, [&] { return SSL_read(tls_, data, static_cast<int>(len)); }, deadline, "read"));
+    return static_cast<size_t>(n);
+  }
   while (true) {
-    if (tls_ == nullptr) {
-      const ssize_t n = ::recv(fd_, data, len, 0);
-      if (n > 0) return static_cast<size_t>(n);
-      if (n == 0) return UnavailableError("connection closed by the server");
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        return UnavailableError(std::string("read: ") + std::strerror(errno));
-      }
-      CONVERGE_RETURN_IF_ERROR(WaitFor(fd_, POLLIN, deadline, "read"));
-      continue;
-    }
-    // SSL_read first: a record may already sit decrypted in OpenSSL's
-    // buffer, where poll() cannot see it.
-    const SigpipeGuard guard;
-    const int n = SSL_read(tls_, data, static_cast<int>(len));
+    const ssize_t n = ::recv(fd_, data, len, 0);
     if (n > 0) return static_cast<size_t>(n);
-    const int err = SSL_get_error(tls_, n);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      CONVERGE_RETURN_IF_ERROR(
-          WaitFor(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, "read"));
-      continue;
+    if (n == 0) return UnavailableError("connection closed by the server");
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      return UnavailableError(std::string("read: ") + std::strerror(errno));
     }
-    if (err == SSL_ERROR_ZERO_RETURN) return UnavailableError("connection closed by the server");
-    if (err == SSL_ERROR_SYSCALL && errno == EINTR) continue;
-    return UnavailableError(err == SSL_ERROR_SYSCALL && errno != 0
-                                ? std::string("read: ") + std::strerror(errno)
-                                : "read: TLS: " + TlsErrorText(nullptr, "connection closed by the server"));
+    CONVERGE_RETURN_IF_ERROR(WaitFor(fd_, POLLIN, deadline, "read"));
   }
 }
 

@@ -18,13 +18,10 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; tail -30 "$root/launcher.out"; for n in 1 2 3; do echo "--- n$n"; tail -5 "$root/data/n$n.log"; done; exit 1; }
 
-pki=$root/pki; mkdir -p "$pki"
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-openssl req -x509 $ec -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 2 -subj /CN=test-ca 2>/dev/null \
-  || fail "openssl: CA"
-openssl req $ec -keyout "$pki/n.key" -out "$pki/n.csr" -subj /CN=local-cluster 2>/dev/null || fail "openssl: csr"
-openssl x509 -req -in "$pki/n.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-  -out "$pki/n.crt" -days 2 2>/dev/null || fail "openssl: sign"
+source "$(dirname "$0")/test_pki.sh"
+pki=$root/pki
+pki_ca "$pki" || fail "openssl: CA"
+pki_cert "$pki" n local-cluster || fail "openssl: certificate"
 tls=(--tls-cert "$pki/n.crt" --tls-key "$pki/n.key" --tls-ca "$pki/ca.crt")
 
 # run_cluster EXTRA...: starts 3 nodes, checks them, stops them.

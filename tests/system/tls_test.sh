@@ -15,14 +15,10 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; tail -20 "$root/log" 2>/dev/null; exit 1; }
 
-pki=$root/pki; mkdir -p "$pki"
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-openssl req -x509 $ec -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 2 -subj /CN=test-ca 2>/dev/null \
-  || fail "openssl: CA"
-openssl req $ec -keyout "$pki/n.key" -out "$pki/n.csr" -subj /CN=n1 2>/dev/null || fail "openssl: csr"
-echo "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$pki/ext"
-openssl x509 -req -in "$pki/n.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-  -out "$pki/n.crt" -days 2 -extfile "$pki/ext" 2>/dev/null || fail "openssl: sign"
+source "$(dirname "$0")/test_pki.sh"
+pki=$root/pki
+pki_ca "$pki" || fail "openssl: CA"
+pki_cert "$pki" n n1 || fail "openssl: certificate"
 tls=(--tls-cert "$pki/n.crt" --tls-key "$pki/n.key" --tls-ca "$pki/ca.crt")
 
 # Bad options: exit 2 with the reason (files missing or incomplete), exit 1
@@ -71,9 +67,7 @@ served_cn() {
     openssl x509 -noout -subject 2>/dev/null | sed 's/.*CN *= *//'
 }
 [ "$(served_cn)" = n1 ] || fail "served certificate before rotation: '$(served_cn)'"
-openssl req $ec -keyout "$pki/n2.key" -out "$pki/n2.csr" -subj /CN=n2 2>/dev/null || fail "openssl: csr 2"
-openssl x509 -req -in "$pki/n2.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-  -out "$pki/n2.crt" -days 2 -extfile "$pki/ext" 2>/dev/null || fail "openssl: sign 2"
+pki_cert "$pki" n2 n2 || fail "openssl: certificate 2"
 cp "$pki/n2.crt" "$pki/n.crt" && cp "$pki/n2.key" "$pki/n.key"
 kill -HUP $pid
 for _ in $(seq 50); do grep -q "TLS certificate, key and CA reloaded" "$root/log" && break; sleep 0.1; done
