@@ -25,12 +25,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$root"; }
 trap cleanup EXIT
 
-pki=$root/pki; mkdir -p "$pki"
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-openssl req -x509 $ec -keyout "$pki/ca.key" -out "$pki/ca.crt" -days 2 -subj /CN=bench-ca 2>/dev/null
-openssl req $ec -keyout "$pki/n.key" -out "$pki/n.csr" -subj /CN=bench 2>/dev/null
-openssl x509 -req -in "$pki/n.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
-  -out "$pki/n.crt" -days 2 2>/dev/null
+source "$here/tests/system/test_pki.sh"
+pki=$root/pki
+pki_ca "$pki" && pki_cert "$pki" n bench || { echo "tls_compare: openssl could not make the certificates" >&2; exit 1; }
 
 "$bin" serve --data-dir "$root/plain" --port $pport --peer-port $((pport + 10000)) \
   --fsync everysec --log-level warn >"$root/plain.log" 2>&1 & pids+=($!)

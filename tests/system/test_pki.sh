@@ -1,5 +1,6 @@
-# Sourced by the TLS system tests: a throwaway CA and certificates made with
-# the openssl command line (no private key is ever committed).
+# Sourced by the TLS system tests and bench/tls_compare.sh: a throwaway CA
+# and certificates made with the openssl command line (no private key is
+# ever committed).
 #   pki_ca DIR            DIR/ca.crt and DIR/ca.key, a self-signed CA
 #   pki_cert DIR NAME CN  DIR/NAME.crt and DIR/NAME.key, signed by DIR's CA,
 #                         for 127.0.0.1 and localhost
