@@ -4,30 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <map>
 #include <mutex>
-#include <random>
-#include <set>
 #include <utility>
 
+#include "transport/internal/transport_core.h"
 #include "transport/peer_connection.h"
 
 namespace converge::transport {
-namespace {
-
-int64_t SystemClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string Hex(uint64_t v) {
-  char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(v));
-  return hex;
-}
-
-}  // namespace
 
 std::shared_ptr<spdlog::logger> TransportLogger() {
   static std::mutex mu;
@@ -35,118 +18,6 @@ std::shared_ptr<spdlog::logger> TransportLogger() {
   if (auto log = spdlog::get("transport")) return log;
   return spdlog::stderr_color_mt("transport");
 }
-
-// Everything Transport does. Owned through shared_ptr so that handlers still
-// queued in the io_context after ~Transport find it alive (and stopped).
-//
-// Locking: mu_ guards the registry (connections, peers, dial targets, faults,
-// rng). It is never held while calling a user callback or waiting on I/O.
-// The acceptor and the dial timers live on strand_.
-class Transport::Core : public ConnectionOwner, public std::enable_shared_from_this<Core> {
- public:
-  Core(asio::io_context& io, TransportOptions options, FrameHandler on_frame,
-       PeerEventHandler on_event)
-      : io_(io),
-        strand_(asio::make_strand(io)),
-        acceptor_(strand_),
-        options_(std::move(options)),
-        on_frame_(std::move(on_frame)),
-        on_event_(std::move(on_event)),
-        log_(TransportLogger()) {
-    if (!options_.clock_ms) options_.clock_ms = SystemClockMs;
-    uint64_t seed = options_.rng_seed;
-    if (seed == 0) seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
-    rng_.seed(seed);
-  }
-
-  Status Start();
-  uint16_t port() const { return port_.load(); }
-  void AddSeed(std::string address);
-  Status Send(uint64_t peer, uint8_t type, std::string_view body);
-  std::size_t Broadcast(uint8_t type, std::string_view body);
-  std::vector<uint64_t> ConnectedPeers() const;
-  bool IsConnected(uint64_t peer) const;
-  std::optional<PeerStats> Stats(uint64_t peer) const;
-  std::vector<PeerStats> AllStats() const;
-  std::optional<uint64_t> FindPeerByName(std::string_view name) const;
-  uint64_t rejected_connections() const { return rejected_connections_.load(); }
-  std::string last_refusal() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return last_refusal_;
-  }
-  std::size_t connection_count() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return connections_.size();
-  }
-  void Partition(uint64_t peer);
-  void SetLinkFaults(uint64_t peer, LinkFaults faults);
-  void Heal();
-  void Stop();
-
-  // ConnectionOwner.
-  Status OnPeerIdentified(const std::shared_ptr<PeerConnection>& conn) override;
-  Status Register(const std::shared_ptr<PeerConnection>& conn,
-                  std::shared_ptr<PeerCounters>* counters) override;
-  void OnEstablished(const std::shared_ptr<PeerConnection>& conn) override;
-  FaultDecision DecideFault(uint64_t peer, bool outgoing) override;
-  bool IsPartitioned(uint64_t peer) override;
-  void Deliver(uint64_t peer, uint8_t type, std::string body) override;
-  void OnClosed(const std::shared_ptr<PeerConnection>& conn, const Status& why) override;
-
- private:
-  // One address this node keeps a connection to. Touched under mu_; its timer
-  // only on strand_.
-  struct DialTarget {
-    explicit DialTarget(asio::strand<asio::io_context::executor_type>& strand, std::string a)
-        : address(std::move(a)), timer(strand) {}
-    std::string address;
-    asio::steady_timer timer;
-    uint64_t peer_id = 0;  // learned from the first handshake; 0 until then
-    bool is_self = false;  // the address is our own listener: never dial again
-    std::shared_ptr<PeerConnection> conn;  // the dial in progress or established
-    std::chrono::milliseconds backoff{0};
-    bool timer_armed = false;
-  };
-  struct Peer {
-    std::shared_ptr<PeerCounters> counters = std::make_shared<PeerCounters>();
-    std::string node_name, client_address, peer_address;
-    std::shared_ptr<PeerConnection> conn;  // the established connection, if any
-  };
-
-  void DoAccept();
-  // REQUIRES: mu_ held. Starts a dial now if the target needs one.
-  void MaybeDialLocked(const std::shared_ptr<DialTarget>& target);
-  // REQUIRES: mu_ held. Dials after `delay` plus jitter.
-  void ScheduleDialLocked(const std::shared_ptr<DialTarget>& target,
-                          std::chrono::milliseconds delay);
-  std::chrono::milliseconds JitteredLocked(std::chrono::milliseconds d);
-  PeerStats StatsLocked(uint64_t id, const Peer& p) const;
-  void Emit(const PeerEvent& event) {
-    if (on_event_ && !stopped_.load()) on_event_(event);
-  }
-
-  asio::io_context& io_;
-  asio::strand<asio::io_context::executor_type> strand_;
-  asio::ip::tcp::acceptor acceptor_;
-  TransportOptions options_;
-  std::shared_ptr<const ConnectionOptions> conn_options_;
-  const FrameHandler on_frame_;
-  const PeerEventHandler on_event_;
-  std::shared_ptr<spdlog::logger> log_;
-  std::atomic<uint16_t> port_{0};
-  std::atomic<bool> stopped_{false};
-  std::atomic<bool> faults_active_{false};
-  std::atomic<uint64_t> rejected_connections_{0};
-
-  mutable std::mutex mu_;
-  std::set<std::shared_ptr<PeerConnection>> connections_;  // every live connection
-  std::map<uint64_t, Peer> peers_;                          // every peer ever seen
-  std::vector<std::shared_ptr<DialTarget>> targets_;
-  std::set<uint64_t> partitioned_;
-  std::map<uint64_t, LinkFaults> link_faults_;
-  std::mt19937_64 rng_;
-  std::string last_refusal_;
-};
 
 Status Transport::Core::Start() {
   asio::error_code ec;
@@ -392,32 +263,6 @@ void Transport::Core::OnClosed(const std::shared_ptr<PeerConnection>& conn, cons
   if (event) Emit(*event);
 }
 
-FaultDecision Transport::Core::DecideFault(uint64_t peer, bool /*outgoing*/) {
-  FaultDecision d;
-  if (!faults_active_.load()) return d;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (partitioned_.count(peer)) {
-    d.drop = true;
-    return d;
-  }
-  auto it = link_faults_.find(peer);
-  if (it == link_faults_.end()) return d;
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  if (u(rng_) < it->second.drop_probability) {
-    d.drop = true;
-    return d;
-  }
-  if (u(rng_) < it->second.duplicate_probability) d.copies = 2;
-  d.delay = it->second.delay;
-  return d;
-}
-
-bool Transport::Core::IsPartitioned(uint64_t peer) {
-  if (!faults_active_.load()) return false;
-  std::lock_guard<std::mutex> lock(mu_);
-  return partitioned_.count(peer) != 0;
-}
-
 void Transport::Core::Deliver(uint64_t peer, uint8_t type, std::string body) {
   if (on_frame_ && !stopped_.load()) on_frame_(peer, type, std::move(body));
 }
@@ -477,98 +322,6 @@ std::size_t Transport::Core::Broadcast(uint8_t type, std::string_view body) {
     ++queued;
   }
   return queued;
-}
-
-std::vector<uint64_t> Transport::Core::ConnectedPeers() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<uint64_t> out;
-  for (const auto& [id, p] : peers_) {
-    if (p.conn) out.push_back(id);
-  }
-  return out;
-}
-
-bool Transport::Core::IsConnected(uint64_t peer) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = peers_.find(peer);
-  return it != peers_.end() && it->second.conn != nullptr;
-}
-
-PeerStats Transport::Core::StatsLocked(uint64_t id, const Peer& p) const {
-  PeerStats s;
-  s.replica_id = id;
-  s.node_name = p.node_name;
-  s.client_address = p.client_address;
-  s.peer_address = p.peer_address;
-  s.connected = p.conn != nullptr;
-  const PeerCounters& c = *p.counters;
-  s.bytes_sent = c.bytes_sent;
-  s.bytes_received = c.bytes_received;
-  s.frames_sent = c.frames_sent;
-  s.frames_received = c.frames_received;
-  s.frames_dropped = c.frames_dropped;
-  s.frames_rejected = c.frames_rejected;
-  s.connected_since_ms = c.connected_since_ms;
-  s.last_contact_ms = c.last_contact_ms;
-  s.clock_offset_ms = c.clock_offset_ms;
-  s.send_queue_bytes = p.conn ? p.conn->queued_bytes() : 0;
-  if (p.conn) s.link = p.conn->link();
-  s.partitioned = partitioned_.count(id) != 0;
-  s.link_faults = link_faults_.count(id) != 0;
-  return s;
-}
-
-std::optional<PeerStats> Transport::Core::Stats(uint64_t peer) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = peers_.find(peer);
-  if (it == peers_.end()) return std::nullopt;
-  return StatsLocked(it->first, it->second);
-}
-
-std::vector<PeerStats> Transport::Core::AllStats() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<PeerStats> out;
-  for (const auto& [id, p] : peers_) out.push_back(StatsLocked(id, p));
-  return out;
-}
-
-std::optional<uint64_t> Transport::Core::FindPeerByName(std::string_view name) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [id, p] : peers_) {
-    if (p.node_name == name) return id;
-  }
-  return std::nullopt;
-}
-
-void Transport::Core::Partition(uint64_t peer) {
-  std::lock_guard<std::mutex> lock(mu_);
-  partitioned_.insert(peer);
-  faults_active_ = true;
-  log_->warn("[{}] peer {}: partitioned (fault injection)", options_.identity.node_name,
-             Hex(peer));
-}
-
-void Transport::Core::SetLinkFaults(uint64_t peer, LinkFaults faults) {
-  std::lock_guard<std::mutex> lock(mu_);
-  link_faults_[peer] = faults;
-  faults_active_ = true;
-  log_->warn("[{}] peer {}: link faults drop={} dup={} delay={}ms (fault injection)",
-             options_.identity.node_name, Hex(peer), faults.drop_probability,
-             faults.duplicate_probability, faults.delay.count());
-}
-
-void Transport::Core::Heal() {
-  std::lock_guard<std::mutex> lock(mu_);
-  partitioned_.clear();
-  link_faults_.clear();
-  faults_active_ = false;
-  log_->info("[{}] all link faults healed", options_.identity.node_name);
-  for (const auto& t : targets_) {
-    t->backoff = options_.reconnect_initial_backoff;
-    // Dial now rather than after a backoff grown during the fault; a pending
-    // backoff wait finds the target busy (or connected) and does nothing.
-    MaybeDialLocked(t);
-  }
 }
 
 void Transport::Core::Stop() {
