@@ -129,6 +129,11 @@ void ApplyLoop::ArmTimer() {
   timer_.expires_after(std::chrono::milliseconds(gossip_interval_ms_));
   timer_.async_wait([this](const asio::error_code& ec) {
     if (ec || stopped_) return;
+    // The requests' cycle commits first, on its own: the tick's purge step
+    // commits by itself (Replica::PurgeStep), and if that commit failed with
+    // their writes in it, the cycle after it would find nothing staged and
+    // release their replies as if written.
+    CommitCycle();
     replicator_->Tick();
     CommitCycle();
     if (tick_observer_) tick_observer_();
