@@ -4,19 +4,45 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <random>
 #include <utility>
 
 #include "transport/internal/transport_core.h"
 #include "transport/peer_connection.h"
 
 namespace converge::transport {
+namespace {
+
+int64_t SystemClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 std::shared_ptr<spdlog::logger> TransportLogger() {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
   if (auto log = spdlog::get("transport")) return log;
   return spdlog::stderr_color_mt("transport");
+}
+
+Transport::Core::Core(asio::io_context& io, TransportOptions options, FrameHandler on_frame,
+                      PeerEventHandler on_event)
+    : io_(io),
+      strand_(asio::make_strand(io)),
+      acceptor_(strand_),
+      options_(std::move(options)),
+      on_frame_(std::move(on_frame)),
+      on_event_(std::move(on_event)),
+      log_(TransportLogger()) {
+  if (!options_.clock_ms) options_.clock_ms = SystemClockMs;
+  uint64_t seed = options_.rng_seed;
+  if (seed == 0) seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
+  rng_.seed(seed);
 }
 
 Status Transport::Core::Start() {

@@ -132,8 +132,9 @@ void ApplyLoop::ArmTimer() {
     // The requests' cycle commits first, on its own: the tick's purge step
     // commits by itself (Replica::PurgeStep), and if that commit failed with
     // their writes in it, the cycle after it would find nothing staged and
-    // release their replies as if written.
-    CommitCycle();
+    // release their replies as if written. (Only when there is one: an empty
+    // cycle would count as a commit and wake the observers for nothing.)
+    if (!pending_.empty() || replica_->HasStaged()) CommitCycle();
     replicator_->Tick();
     CommitCycle();
     if (tick_observer_) tick_observer_();

@@ -25,12 +25,6 @@
 
 namespace converge::transport {
 
-inline int64_t SystemClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 inline std::string Hex(uint64_t v) {
   char hex[17];
   std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(v));
@@ -46,19 +40,7 @@ inline std::string Hex(uint64_t v) {
 class Transport::Core : public ConnectionOwner, public std::enable_shared_from_this<Core> {
  public:
   Core(asio::io_context& io, TransportOptions options, FrameHandler on_frame,
-       PeerEventHandler on_event)
-      : io_(io),
-        strand_(asio::make_strand(io)),
-        acceptor_(strand_),
-        options_(std::move(options)),
-        on_frame_(std::move(on_frame)),
-        on_event_(std::move(on_event)),
-        log_(TransportLogger()) {
-    if (!options_.clock_ms) options_.clock_ms = SystemClockMs;
-    uint64_t seed = options_.rng_seed;
-    if (seed == 0) seed = (uint64_t{std::random_device{}()} << 32) | std::random_device{}();
-    rng_.seed(seed);
-  }
+       PeerEventHandler on_event);
 
   Status Start();
   uint16_t port() const { return port_.load(); }
