@@ -63,7 +63,12 @@ DigestMessage Replicator::MakeDigest(const Peer& to) const {
 }
 
 void Replicator::SendDigest(Peer& peer) {
-  peer.pull_started_ms = NowMs();
+  const uint64_t now = NowMs();
+  // Unanswered for longer than a pull counts as outstanding: lost, not slow.
+  if (now - peer.last_digest_ms >= PullExpiryMs()) peer.digests_unanswered = 0;
+  ++peer.digests_unanswered;
+  peer.last_digest_ms = now;
+  peer.pull_started_ms = now;
   Send(peer, ClusterMessage::kDigest, Encode(MakeDigest(peer)));
 }
 
@@ -92,12 +97,16 @@ bool Replicator::PullOutstanding(ReplicaId except) const {
 }
 
 void Replicator::OnPullAnswered(Peer& peer) {
-  if (peer.pull_started_ms == 0) return;  // unasked (a second answer to a repeated digest)
+  const bool alone = peer.digests_unanswered == 1;
+  if (peer.digests_unanswered > 0) --peer.digests_unanswered;
+  // With two digests unanswered the answer may be to the earlier one, and
+  // timing it from the later would shorten the expiry that keeps a second
+  // chain from starting, and take a slow pull for a lost one (HandleDigest).
+  if (!alone) return;
   const uint64_t now = NowMs();
-  const uint64_t rtt = now > peer.pull_started_ms ? now - peer.pull_started_ms : 0;
-  // Up at once, down by an eighth per answer: an answer to an earlier digest
-  // than the last one sent looks quicker than the link is, and must not
-  // shorten the expiry that keeps a second chain from starting.
+  const uint64_t rtt = now > peer.last_digest_ms ? now - peer.last_digest_ms : 0;
+  // Up at once, down by an eighth per answer: one quick answer on a link
+  // whose round trips vary does not halve the expiry.
   pull_rtt_ms_ = std::max(rtt, pull_rtt_ms_ - pull_rtt_ms_ / 8);
 }
 
@@ -174,7 +183,9 @@ void Replicator::OnPeerUp(const MemberRecord& record) {
 
 void Replicator::OnPeerDown(ReplicaId id) {
   auto it = peers_.find(id);
-  if (it != peers_.end()) it->second.connected = false;
+  if (it == peers_.end()) return;
+  it->second.connected = false;
+  it->second.digests_unanswered = 0;  // their answers went with the connection
 }
 
 Status Replicator::OnFrame(ReplicaId from, uint8_t type, std::string_view body) {

@@ -166,6 +166,12 @@ class Replicator {
     // 0 when none. An answer ends it unless the chain goes on (`more`); a
     // lost one times out (PullExpiryMs).
     uint64_t pull_started_ms = 0;
+    // Digests sent to it that no answer has matched yet, and when the last
+    // one left. A round trip is timed only from an answer that can belong to
+    // no other digest (one unanswered): an answer to an earlier digest timed
+    // from a later one looks quicker than the link is.
+    uint32_t digests_unanswered = 0;
+    uint64_t last_digest_ms = 0;
   };
 
   void Send(Peer& peer, ClusterMessage type, std::string body);

@@ -128,6 +128,11 @@ struct StoreOptions {
   // reboot. Default: empty.
   std::string boot_id;
 
+  // The replica id a store created by this Open takes; 0 draws a random one.
+  // An existing store keeps its own. Simulations set it so that a seeded run
+  // is the same run every time (peers are kept in id order). Default: 0.
+  ReplicaId new_replica_id = 0;
+
   // Fault injection for tests: when set, called for every WriteBatch after it
   // is built and before it is written; a non-OK result is returned instead
   // of writing, and the store is left as it was. Default: empty.

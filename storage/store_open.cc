@@ -219,9 +219,9 @@ Status ProbeExisting(const std::string& path, const std::shared_ptr<rocksdb::Log
 // (a missing path or an empty directory). A crash during creation leaves
 // either no store at `path` or a whole one, never a half-made directory that
 // later opens would refuse as foreign; at worst a staging directory named
-// ".<name>.creating-<hex>" is left beside it.
+// ".<name>.creating-<hex>" is left beside it. `id` 0 draws a random id.
 Status CreateStore(const std::string& path, rocksdb::DBOptions db_options,
-                   const std::vector<rocksdb::ColumnFamilyDescriptor>& descs) {
+                   const std::vector<rocksdb::ColumnFamilyDescriptor>& descs, ReplicaId id) {
   std::error_code ec;
   fs::path target = fs::absolute(path, ec).lexically_normal();
   if (target.filename().empty()) target = target.parent_path();
@@ -245,7 +245,7 @@ Status CreateStore(const std::string& path, rocksdb::DBOptions db_options,
   }
   rocksdb::WriteBatch wb;
   wb.Put(handles[kMeta], std::string(kFormatKey), EncodeFixed32(kStoreFormatVersion));
-  wb.Put(handles[kMeta], std::string(kReplicaIdKey), EncodeFixed64(NewReplicaId()));
+  wb.Put(handles[kMeta], std::string(kReplicaIdKey), EncodeFixed64(id != 0 ? id : NewReplicaId()));
   rocksdb::WriteOptions wo;
   wo.sync = true;
   s = db->Write(wo, &wb);
@@ -323,7 +323,7 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, const Stor
   }
   descs[kObjects].options.merge_operator = NewObjectMergeOperator(store->damaged_merge_inputs_);
   if (create) {
-    CONVERGE_RETURN_IF_ERROR(CreateStore(path, db_options, descs));
+    CONVERGE_RETURN_IF_ERROR(CreateStore(path, db_options, descs, options.new_replica_id));
   } else {
     CONVERGE_RETURN_IF_ERROR(CheckNotLockedElsewhere(path));
     CONVERGE_RETURN_IF_ERROR(ProbeExisting(path, handles->logger));

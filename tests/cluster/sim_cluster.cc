@@ -81,6 +81,7 @@ void SimCluster::OpenNode(int i) {
   so.log_cap_bytes = options_.log_cap_bytes;
   so.block_cache_bytes = 1 << 20;
   so.write_buffer_bytes = 1 << 20;
+  so.new_replica_id = rng_() | 1;  // seeded: peers iterate in id order
   StatusOr<std::unique_ptr<Store>> store = Store::Open(n.dir, so);
   if (!store.ok()) std::abort();  // a test fixture cannot go on without its store
   n.store = std::move(*store);

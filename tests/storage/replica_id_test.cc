@@ -71,6 +71,23 @@ TEST(ReplicaIdTest, CleanStopKeepsTheIdEvenAfterAReboot) {
   EXPECT_EQ(store->replica_id_change(), "");
 }
 
+// StoreOptions::new_replica_id names the id of a store being created, and
+// only then: an existing store keeps its own whatever the option says.
+TEST(ReplicaIdTest, ANewStoreTakesTheIdItIsGivenAndKeepsIt) {
+  TempDir dir;
+  StoreOptions o;
+  o.new_replica_id = 0x5eed;
+  {
+    StatusOr<std::unique_ptr<Store>> store = Store::Open(dir.path(), o);
+    ASSERT_OK(store);
+    EXPECT_EQ((*store)->replica_id(), 0x5eedu);
+  }
+  o.new_replica_id = 0xbeef;
+  StatusOr<std::unique_ptr<Store>> store = Store::Open(dir.path(), o);
+  ASSERT_OK(store);
+  EXPECT_EQ((*store)->replica_id(), 0x5eedu);
+}
+
 TEST(ReplicaIdTest, ProcessCrashOnTheSameBootKeepsTheId) {
   TempDir dir;
   const ReplicaId id = KilledRun(dir.path(), "everysec", "boot-a");
