@@ -16,6 +16,17 @@ ApplyLoop::ApplyLoop(asio::io_context& io, Replica* replica, Replicator* replica
       fsync_(fsync),
       gossip_interval_ms_(gossip_interval_ms) {}
 
+void ApplyLoop::Replies::Settle(size_t commands) {
+  settled = commands;
+  settled_bytes = out.size();
+}
+
+void ApplyLoop::Replies::Fail(size_t commands, const std::string& error) {
+  out.resize(settled_bytes);
+  for (size_t i = settled; i < commands; ++i) resp::AppendError(&out, error);
+  Settle(commands);
+}
+
 void ApplyLoop::Submit(size_t commands, Run run, Done done) {
   auto a = std::make_shared<Active>();
   a->count = commands;
@@ -26,7 +37,7 @@ void ApplyLoop::Submit(size_t commands, Run run, Done done) {
 
 void ApplyLoop::Continue(std::shared_ptr<Active> a) {
   while (a->next < a->count) {
-    std::optional<Wait> w = a->run(a->next, &a->out);
+    std::optional<Wait> w = a->run(a->next, &a->replies.out);
     if (w) {
       a->wait = std::move(w);
       waiting_.push_back(a);
@@ -36,7 +47,7 @@ void ApplyLoop::Continue(std::shared_ptr<Active> a) {
     }
     ++a->next;
   }
-  pending_.push_back(Pending{std::move(a->out), a->count, std::move(a->done)});
+  pending_.push_back(Pending{std::move(a->replies), a->count, std::move(a->done)});
   if (fsync_ == FsyncMode::kAlways) {
     CommitCycle();
   } else {
@@ -51,9 +62,9 @@ void ApplyLoop::PollWaiting() {
   std::vector<std::shared_ptr<Active>> resumed;
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     Active& a = **it;
-    bool answered = a.wait->poll(&a.out);
+    bool answered = a.wait->poll(&a.replies.out);
     if (!answered && (now >= a.wait->deadline || stopped_)) {
-      a.wait->expire(&a.out);
+      a.wait->expire(&a.replies.out);
       answered = true;
     }
     if (answered) {
@@ -111,18 +122,22 @@ void ApplyLoop::CommitCycle() {
     ++commits_;
     replicator_->OnCommitted(*result);
     for (const CommitObserver& observe : observers_) observe(*result);
-    for (auto& p : pending) p.done(std::move(p.out));
+    for (auto& p : pending) p.done(std::move(p.replies.out));
+    // What parked requests wrote before they parked was in this commit.
+    for (auto& a : waiting_) a->replies.Settle(a->next);
     PollWaiting();  // what was just committed may be what they wait on
     return;
   }
   ++failed_commits_;
-  const std::string reason = "commit failed: " + result.status().ToString();
+  const std::string error = "ERR commit failed: " + result.status().ToString();
   replicator_->OnCommitted(CommitResult{});
   for (auto& p : pending) {
-    std::string out;
-    for (size_t i = 0; i < p.commands; ++i) resp::AppendError(&out, "ERR " + reason);
-    p.done(std::move(out));
+    p.replies.Fail(p.commands, error);
+    p.done(std::move(p.replies.out));
   }
+  // Parked requests' writes before they parked were lost with the cycle:
+  // their replies become the error now, and the request answers later.
+  for (auto& a : waiting_) a->replies.Fail(a->next, error);
 }
 
 void ApplyLoop::ArmTimer() {

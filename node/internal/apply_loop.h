@@ -14,6 +14,9 @@
 // polled after every commit and every few milliseconds until the command
 // answers or its deadline passes, and then goes on with its next command.
 // Replies keep their order because a request runs its commands in turn.
+// What a parked request wrote before it parked is in the commit that comes
+// next, like everyone else's: if that commit fails, the error replaces those
+// commands' replies too, though the request answers later.
 //
 // Thread-safety: Submit and Post are safe from any thread; everything else
 // runs on the strand.
@@ -75,8 +78,21 @@ class ApplyLoop {
   const LatencyHistogram& commit_latency() const { return commit_latency_; }
 
  private:
-  struct Pending {
+  // A request's replies so far: those of its first `settled` commands (the
+  // first `settled_bytes` of `out`) stand whatever the next commit does (a
+  // commit before it made their writes durable, or its failure already
+  // answered them); the rest await the next commit.
+  struct Replies {
     std::string out;
+    size_t settled = 0;
+    size_t settled_bytes = 0;
+    // The next commit made the unsettled replies' writes durable.
+    void Settle(size_t commands);
+    // The next commit failed: its error answers the unsettled commands.
+    void Fail(size_t commands, const std::string& error);
+  };
+  struct Pending {
+    Replies replies;
     size_t commands;
     Done done;
   };
@@ -85,7 +101,7 @@ class ApplyLoop {
     size_t next = 0;
     Run run;
     Done done;
-    std::string out;
+    Replies replies;  // of commands [0, next)
     std::optional<Wait> wait;
   };
   // Runs the request's commands from `next` until one parks or all answered.
