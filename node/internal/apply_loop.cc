@@ -119,7 +119,7 @@ void ApplyLoop::CommitCycle() {
   std::vector<Pending> pending = std::move(pending_);
   pending_.clear();
   if (result.ok()) {
-    ++commits_;
+    if (writes) ++commits_;  // a cycle with nothing staged wrote nothing
     replicator_->OnCommitted(*result);
     for (const CommitObserver& observe : observers_) observe(*result);
     for (auto& p : pending) p.done(std::move(p.replies.out));

@@ -71,6 +71,7 @@ class ApplyLoop {
   void Stop();
 
   asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
+  // Commits that wrote to the store (a cycle with nothing staged is none).
   uint64_t commits() const { return commits_; }
   uint64_t failed_commits() const { return failed_commits_; }
   // How long each commit that wrote took: the Store batch, with its WAL

@@ -154,7 +154,7 @@ std::string RenderMetrics(const NodeStatus& s) {
   p.Family("converge_commit_latency_seconds", "histogram",
            "Time a group commit took: one RocksDB batch, with its fsync in fsync always/batch.");
   p.Histogram("converge_commit_latency_seconds", {}, s.commit_latency);
-  p.Single("converge_commits_total", "counter", "Group commits that succeeded.",
+  p.Single("converge_commits_total", "counter", "Group commits with writes in them (one RocksDB batch each).",
            static_cast<double>(s.commits));
   p.Single("converge_commit_failures_total", "counter",
            "Group commits that failed (their writes were answered with the error).",

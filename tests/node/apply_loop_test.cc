@@ -127,6 +127,7 @@ TEST_F(ApplyLoopTest, AParkedRequestsWriteIsAnsweredByTheCommitThatCarriedIt) {
   EXPECT_TRUE((*replies)->starts_with("-ERR commit failed: ")) << **replies;
   EXPECT_TRUE((*replies)->ends_with("\r\n+RELEASED\r\n")) << **replies;
   EXPECT_FALSE(Live("k"));  // and the "+OK" it once had would have been a lie
+  EXPECT_EQ(loop_->commits(), 0u) << "the cycles after the failure had nothing to write";
 }
 
 TEST_F(ApplyLoopTest, APriorCommitsRepliesStandWhenALaterOneFails) {
