@@ -16,7 +16,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   ClientConnection(ClientServer* server, asio::ip::tcp::socket socket, uint64_t id)
       : server_(server),
         stream_(std::move(socket), server->options_.tls ? server->options_.tls->Get() : nullptr),
-        strand_(asio::make_strand(stream_.socket().get_executor())),
+        strand_(asio::make_strand(server->io_)),
         handshake_deadline_(strand_),
         parser_(resp::RequestParserOptions{
             .max_bulk_length = server->options_.max_bulk_bytes,
@@ -158,7 +158,10 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
 
   ClientServer* server_;
   transport::Stream stream_;
-  asio::strand<asio::any_io_executor> strand_;
+  // Typed on the io_context's executor, not any_io_executor: every handler
+  // of the connection is bound to it, and the type-erased one is copied
+  // through a table of function pointers each time.
+  asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer handshake_deadline_;  // TLS only
   resp::RequestParser parser_;
   ClientState state_;  // touched only inside work run on the apply strand

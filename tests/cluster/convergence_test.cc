@@ -300,13 +300,7 @@ TEST(SimClusterTest, ASeedReplaysTheSameRun) {
     std::string digest;
   };
   auto run = [seed] {
-    SimOptions o;
-    o.nodes = 4;
-    o.seed = seed;
-    o.drop = 0.1;
-    o.duplicate = 0.1;
-    o.max_delay_ms = 30;
-    SimCluster sim(o);
+    SimCluster sim({.nodes = 4, .seed = seed, .max_delay_ms = 30, .drop = 0.1, .duplicate = 0.1});
     Workload w(seed);
     WriteFor(sim, w, 300);
     Run r;
