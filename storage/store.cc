@@ -170,6 +170,19 @@ Status Store::Apply(const ApplyBatch& batch) {
            Encode(AppliedRecord{batch.version_vector ? *batch.version_vector : vv_,
                                 batch.hlc_high_water ? *batch.hlc_high_water : hlc_}));
   }
+  // What the objects' mark becomes: unset means they hold all of the vector.
+  std::optional<VersionVector> objects_vv = objects_vv_;
+  if (batch.objects_vv) {
+    const VersionVector& applied = batch.version_vector ? *batch.version_vector : vv_;
+    VersionVector mark = VersionVector::Meet(*batch.objects_vv, applied);
+    if (mark == applied) {
+      if (objects_vv_) wb.Delete(h.cf(kMeta), std::string(kObjectsVvKey));
+      objects_vv.reset();
+    } else {
+      wb.Put(h.cf(kMeta), std::string(kObjectsVvKey), Encode(VersionVectorRecord{mark}));
+      objects_vv = std::move(mark);
+    }
+  }
   VersionVector raised_floor = log_floor_;
   if (batch.raise_log_floor) {
     raised_floor.Join(*batch.raise_log_floor);
@@ -180,6 +193,7 @@ Status Store::Apply(const ApplyBatch& batch) {
   if (batch.raise_log_floor) log_floor_ = std::move(raised_floor);
   if (batch.version_vector) vv_ = *batch.version_vector;
   if (batch.hlc_high_water) hlc_ = *batch.hlc_high_water;
+  objects_vv_ = std::move(objects_vv);
   for (const auto& [origin, bytes] : added) {
     log_bytes_by_origin_[origin] += bytes;
     log_bytes_ += bytes;
@@ -207,24 +221,33 @@ StatusOr<std::unique_ptr<ObjectSnapshot>> Store::SnapshotObjects() const {
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
-  std::string value;
-  VersionVector vv;
-  rocksdb::Status s = db_->Get(ro, handles_->cf(kMeta), std::string(kAppliedKey), &value);
-  if (s.ok()) {
-    StatusOr<AppliedRecord> r = DecodeValue<AppliedRecord>(kMetaCf, kAppliedKey, value);
-    if (!r.ok()) {
-      db_->ReleaseSnapshot(snapshot);
-      return r.status();
+  // The vector the objects reflect, read in the snapshot: the objects' mark
+  // while they lag the log, else the applied vector.
+  auto objects_vv = [&]() -> StatusOr<VersionVector> {
+    std::string value;
+    rocksdb::Status s = db_->Get(ro, handles_->cf(kMeta), std::string(kObjectsVvKey), &value);
+    if (s.ok()) {
+      CONVERGE_ASSIGN_OR_RETURN(VersionVectorRecord r,
+                                DecodeValue<VersionVectorRecord>(kMetaCf, kObjectsVvKey, value));
+      return std::move(r.vv);
     }
-    vv = std::move(r->vv);
-  } else if (!s.IsNotFound()) {
+    if (!s.IsNotFound()) return ReadError(path_, kMetaCf, s);
+    s = db_->Get(ro, handles_->cf(kMeta), std::string(kAppliedKey), &value);
+    if (s.IsNotFound()) return VersionVector();
+    if (!s.ok()) return ReadError(path_, kMetaCf, s);
+    CONVERGE_ASSIGN_OR_RETURN(AppliedRecord r,
+                              DecodeValue<AppliedRecord>(kMetaCf, kAppliedKey, value));
+    return std::move(r.vv);
+  };
+  StatusOr<VersionVector> vv = objects_vv();
+  if (!vv.ok()) {
     db_->ReleaseSnapshot(snapshot);
-    return ReadError(path_, kMetaCf, s);
+    return vv.status();
   }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, handles_->cf(kObjects)));
   it->SeekToFirst();
   return std::unique_ptr<ObjectSnapshot>(
-      new ObjectSnapshot(db_, snapshot, std::move(it), std::move(vv)));
+      new ObjectSnapshot(db_, snapshot, std::move(it), std::move(vv).value()));
 }
 
 Status Store::CompactObjects() {
@@ -355,6 +378,11 @@ VersionVector Store::version_vector() const {
   return vv_;
 }
 
+VersionVector Store::objects_version_vector() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return objects_vv_ ? *objects_vv_ : vv_;
+}
+
 Timestamp Store::hlc_high_water() const {
   std::lock_guard<std::mutex> l(mu_);
   return hlc_;
@@ -380,6 +408,7 @@ StoreStats Store::Stats() const {
   stats.applies = applies_;
   stats.log_bytes = log_bytes_;
   stats.damaged_merge_inputs = damaged_merge_inputs_->load(std::memory_order_relaxed);
+  stats.replayed_log_entries = replayed_log_entries_;
   return stats;
 }
 

@@ -167,6 +167,19 @@ struct ApplyBatch {
   std::optional<VersionVector> raise_log_floor;
   // When set, the store's version vector becomes this.
   std::optional<VersionVector> version_vector;
+  // When set, how far the objects column family is behind the log: it holds
+  // every logged delta at or below this vector (and the batch's own objects),
+  // and may lack log entries above it, whose objects the caller keeps and
+  // writes in a later batch. Unset, the mark stays where it was; a store
+  // never given one, or given its version vector, holds every applied delta
+  // in its objects. While the objects lag, the log above the mark is kept
+  // (TrimLog and the cap stop there) and the next Open joins it into the
+  // objects before it returns, so a crash loses no logged write.
+  // REQUIRES: a batch that writes an object whole or erases it where that is
+  // not a join (after Object::Purge) is applied with the objects caught up
+  // to at least the vector the purge ran at; replaying an older delta onto
+  // a purged object could bring back what the purge dropped.
+  std::optional<VersionVector> objects_vv;
   // When set, the HLC high-water mark becomes this.
   std::optional<Timestamp> hlc_high_water;
   std::vector<HoldRecord> put_holds;
@@ -190,6 +203,9 @@ struct StoreStats {
   // them and were left out of the join (storage/internal/object_merge.h);
   // counted per merge since open, so one damaged key may count many times.
   uint64_t damaged_merge_inputs = 0;
+  // Log entries this open joined into the objects because they lagged it
+  // (ApplyBatch::objects_vv).
+  uint64_t replayed_log_entries = 0;
 };
 
 // A consistent point-in-time view of all objects and of the version vector
@@ -204,7 +220,8 @@ class ObjectSnapshot {
   ~ObjectSnapshot();
 
   // The version vector as of the snapshot: every delta it covers is in the
-  // objects this snapshot yields.
+  // objects this snapshot yields (while the objects lag the log, the
+  // objects' vector, ApplyBatch::objects_vv, which is below the store's).
   const VersionVector& version_vector() const { return vv_; }
 
   void SeekToFirst();
@@ -276,7 +293,8 @@ class Store {
                                                      uint64_t* bytes_read = nullptr) const;
 
   // Deletes every log entry at or below `stable` (causally stable: every
-  // member has it) and raises log_floor() to match.
+  // member has it) and raises log_floor() to match; never past
+  // objects_version_vector(), which the next open may need to replay.
   [[nodiscard]] Status TrimLog(const VersionVector& stable);
 
   // Holds and idempotency records outside an ApplyBatch (each is a one-record
@@ -329,6 +347,10 @@ class Store {
   [[nodiscard]] Status Checkpoint(const std::string& dir) const;
   // As of the last Apply that set them (loaded at open).
   VersionVector version_vector() const;
+  // Every logged delta at or below it is in the objects: version_vector(),
+  // or the last ApplyBatch::objects_vv while the objects lag the log. Open
+  // returns with the two equal (it replays the lag).
+  VersionVector objects_version_vector() const;
   Timestamp hlc_high_water() const;
   // Per origin, the highest seq trimmed from the log; ranges at or below it
   // are gone for good.
@@ -352,15 +374,21 @@ class Store {
   // Records this run in meta and, when the last one may have lost writes,
   // takes a new replica id (see the class comment). After Load().
   Status BeginRun();
+  // Joins the log entries above objects_vv_ into the objects and deletes the
+  // "objects_vv" record (synced). After Load(), before BeginRun(), so that a
+  // crash during it leaves the last run's record as it found it.
+  Status CatchUpObjects();
   // db_->Write with the durability's WriteOptions, after before_write.
   Status Write(rocksdb::WriteBatch* batch);
-  // Trims the oldest log entries when log_bytes_ is above the cap. REQUIRES: mu_ held.
+  // Trims the oldest log entries when log_bytes_ is above the cap, never past
+  // objects_vv_. REQUIRES: mu_ held.
   Status EnforceLogCap();
   // SweepExpired, with or without the holds.
   StatusOr<SweptRecords> Sweep(uint64_t now_ms, bool holds);
   // Deletes log entries of each origin up to (and including) the seq given,
-  // raises the floor, and adjusts log_bytes_ by the bytes removed (counted
-  // by scanning the ranges). REQUIRES: mu_ held.
+  // or objects_vv_'s when that is lower, raises the floor, and adjusts
+  // log_bytes_ by the bytes removed (counted by scanning the ranges).
+  // REQUIRES: mu_ held.
   Status TrimLogLocked(const std::map<ReplicaId, uint64_t>& up_to);
   void SyncLoop();
 
@@ -382,6 +410,10 @@ class Store {
   VersionVector vv_;
   Timestamp hlc_;
   VersionVector log_floor_;
+  // Set while the objects lag the log ("objects_vv" in meta); unset, they
+  // hold everything in vv_.
+  std::optional<VersionVector> objects_vv_;
+  uint64_t replayed_log_entries_ = 0;  // by this open
   std::map<ReplicaId, uint64_t> log_bytes_by_origin_;
   uint64_t log_bytes_ = 0;
   std::string cluster_id_;

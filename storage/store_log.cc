@@ -36,9 +36,18 @@ Status Store::EnforceLogCap() {
   std::priority_queue<Front, std::vector<Front>, std::greater<Front>> fronts;
   // Pushes the cursor's current entry; an entry whose value does not decode
   // sorts first (timestamp 0): trimming damaged entries loses nothing readable.
+  // An entry the objects may lack (above objects_vv_) ends its origin's
+  // cursor: the next open needs it.
   auto push = [&](ReplicaId origin, Cursor& c) -> Status {
     if (!c.it->Valid())
       return c.it->status().ok() ? Status::Ok() : ReadError(path_, kLogCf, c.it->status());
+    if (objects_vv_) {
+      ReplicaId key_origin;
+      uint64_t seq;
+      CONVERGE_RETURN_IF_ERROR(ParseLogKey(
+          std::string_view(c.it->key().data(), c.it->key().size()), &key_origin, &seq));
+      if (seq > objects_vv_->Get(origin)) return Status::Ok();
+    }
     StatusOr<DeltaInterval> d =
         Decode<DeltaInterval>(std::string_view(c.it->value().data(), c.it->value().size()));
     fronts.emplace(d.ok() ? d->max_ts() : Timestamp(), origin);
@@ -78,7 +87,8 @@ Status Store::TrimLogLocked(const std::map<ReplicaId, uint64_t>& up_to) {
   rocksdb::WriteBatch wb;
   VersionVector floor = log_floor_;
   std::map<ReplicaId, uint64_t> removed;
-  for (const auto& [origin, seq] : up_to) {
+  for (auto [origin, seq] : up_to) {
+    if (objects_vv_) seq = std::min(seq, objects_vv_->Get(origin));
     if (seq <= floor.Get(origin)) continue;
     const std::string begin = LogKey(origin, 0);
     const std::string end = LogKeyAfter(origin, seq);

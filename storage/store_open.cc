@@ -337,6 +337,7 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, const Stor
   store->handles_ = std::move(handles);
   store->db_ = store->handles_->db;
   CONVERGE_RETURN_IF_ERROR(store->Load());
+  CONVERGE_RETURN_IF_ERROR(store->CatchUpObjects());
   CONVERGE_RETURN_IF_ERROR(store->BeginRun());
   if (options.durability == Durability::kEverySec) {
     store->sync_thread_ = std::thread([s = store.get()] { s->SyncLoop(); });
@@ -390,6 +391,12 @@ Status Store::Load() {
                               DecodeValue<VersionVectorRecord>(kMetaCf, kLogFloorKey, value));
     log_floor_ = std::move(r.vv);
   }
+  CONVERGE_ASSIGN_OR_RETURN(found, get(kObjectsVvKey, &value));
+  if (found) {
+    CONVERGE_ASSIGN_OR_RETURN(VersionVectorRecord r,
+                              DecodeValue<VersionVectorRecord>(kMetaCf, kObjectsVvKey, value));
+    objects_vv_ = std::move(r.vv);
+  }
 
   // The log's size: as the last clean close left it, when that record is
   // whole and matches (it is only a hint), else from the log's keys and
@@ -416,6 +423,65 @@ Status Store::Load() {
     log_bytes_ += bytes;
   }
   if (!it->status().ok()) return ReadError(path_, kLogCf, it->status());
+  return Status::Ok();
+}
+
+Status Store::CatchUpObjects() {
+  if (!objects_vv_) return Status::Ok();
+  const Handles& h = *handles_;
+  rocksdb::WriteBatch wb;
+  // Written in pieces of about this many bytes: a lag is one flush interval
+  // of writes, but nothing bounds it but the log.
+  constexpr size_t kPieceBytes = size_t{4} << 20;
+  auto write = [&](bool sync) -> Status {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    const rocksdb::Status s = db_->Write(wo, &wb);
+    if (!s.ok()) return WriteError(path_, s);
+    wb.Clear();
+    return Status::Ok();
+  };
+  // Every entry of every origin whose last seq is above the mark, joined into
+  // the objects as merges of its deltas. An entry the objects already hold in
+  // part or whole changes nothing: the join is idempotent.
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, h.cf(kLog)));
+  uint64_t replayed = 0;
+  it->SeekToFirst();
+  while (it->Valid()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    ReplicaId origin;
+    uint64_t seq;
+    CONVERGE_RETURN_IF_ERROR(ParseLogKey(key, &origin, &seq));
+    const uint64_t held = objects_vv_->Get(origin);
+    if (seq <= held) {
+      it->Seek(LogKeyAfter(origin, held));
+      continue;
+    }
+    StatusOr<DeltaInterval> entry =
+        DecodeLogEntry(key, std::string_view(it->value().data(), it->value().size()));
+    if (!entry.ok()) {
+      return CorruptionError("store " + path_ + " is damaged: its objects lag the log from " +
+                             objects_vv_->ToString() + " and a log entry they need does not read (" +
+                             entry.status().message() + "); not opened");
+    }
+    for (const auto& [object_key, object] : entry->objects()) {
+      wb.Merge(h.cf(kObjects), object_key, Encode(object));
+    }
+    ++replayed;
+    if (wb.GetDataSize() >= kPieceBytes) CONVERGE_RETURN_IF_ERROR(write(false));
+    it->Next();
+  }
+  if (!it->status().ok()) return ReadError(path_, kLogCf, it->status());
+  // The mark goes last, synced: a crash before it replays again, which is
+  // harmless; after it, every merge above is durable.
+  wb.Delete(h.cf(kMeta), std::string(kObjectsVvKey));
+  CONVERGE_RETURN_IF_ERROR(write(true));
+  objects_vv_.reset();
+  replayed_log_entries_ = replayed;
+  // The count was taken from the objects before the replay changed them.
+  live_keys_at_open_.reset();
   return Status::Ok();
 }
 

@@ -55,6 +55,13 @@
 //   "retired_ids" Encode(RetiredIdsRecord): replica ids this store wrote
 //                 under before it took its current one, oldest first;
 //                 absent until the first change of id.
+//   "objects_vv"  Encode(VersionVectorRecord): present only while the
+//                 objects lag the log. The objects hold every logged delta at
+//                 or below it; log entries above it (by last seq) may be
+//                 missing from them, and are kept until it passes them. An
+//                 open joins those entries into the objects (RocksDB merges
+//                 of each entry's deltas), then deletes the record. Absent,
+//                 the objects hold every applied delta.
 //
 // The file kRestoreMarkerFile in the data directory (beside RocksDB's files)
 // marks a copy made by Store::Checkpoint: the next open takes a new replica
@@ -96,7 +103,9 @@ namespace converge::storage_internal {
 //   1  objects are whole values only
 //   2  objects may also hold merge operands (object_merge.h): a build
 //      without the merge operator cannot read them
-inline constexpr uint32_t kStoreFormatVersion = 2;
+//   3  objects may lag the log ("objects_vv"): a build that does not join
+//      the log above it into the objects at open would miss those writes
+inline constexpr uint32_t kStoreFormatVersion = 3;
 inline constexpr uint32_t kOldestReadableFormatVersion = 1;
 
 inline constexpr std::string_view kObjectsCf = "objects";
@@ -114,6 +123,7 @@ inline constexpr std::string_view kRunningKey = "running";
 inline constexpr std::string_view kRetiredIdsKey = "retired_ids";
 inline constexpr std::string_view kLiveKeysKey = "live_keys";
 inline constexpr std::string_view kLogSizeKey = "log_size";
+inline constexpr std::string_view kObjectsVvKey = "objects_vv";
 
 inline constexpr std::string_view kRestoreMarkerFile = "CONVERGE-RESTORED";
 

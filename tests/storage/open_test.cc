@@ -139,36 +139,50 @@ void SetFormatVersion(const std::string& path, char version) {
 TEST(OpenTest, OtherFormatVersionIsRefused) {
   TempDir dir;
   MakeStore(dir.path());
-  SetFormatVersion(dir.path(), 3);  // a future version
-  ExpectRefused(dir.path(), StatusCode::kFailedPrecondition, "format version 3");
+  SetFormatVersion(dir.path(), 4);  // a future version
+  ExpectRefused(dir.path(), StatusCode::kFailedPrecondition, "format version 4");
   SetFormatVersion(dir.path(), 0);
   ExpectRefused(dir.path(), StatusCode::kFailedPrecondition, "format version 0");
 }
 
-TEST(OpenTest, VersionOneStoreOpensAndIsMarkedVersionTwo) {
-  TempDir dir;
-  MakeStore(dir.path());
-  SetFormatVersion(dir.path(), 1);
-  {
-    StatusOr<std::unique_ptr<Store>> s = Store::Open(dir.path(), StoreOptions());
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-  }
-  // What an older build would now find: version 2, which it refuses.
+// The format record an older build would find after this one opened the store.
+std::string FormatRecord(const std::string& path) {
   rocksdb::DBOptions o;
   std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(o, dir.path(), &names).ok());
+  EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(o, path, &names).ok());
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (const auto& n : names) descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(o, dir.path(), descs, &handles, &db).ok());
+  if (!rocksdb::DB::OpenForReadOnly(o, path, descs, &handles, &db).ok()) {
+    ADD_FAILURE() << "cannot open " << path << " read-only";
+    return "";
+  }
   const size_t meta = std::find(names.begin(), names.end(), "meta") - names.begin();
-  ASSERT_LT(meta, names.size());
   std::string value;
-  EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), handles[meta], "format", &value).ok());
-  EXPECT_EQ(value, std::string("\0\0\0\x02", 4));
-  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  EXPECT_LT(meta, names.size());
+  if (meta < names.size()) {
+    EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), handles[meta], "format", &value).ok());
+  }
+  for (auto* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
   delete db;
+  return value;
+}
+
+TEST(OpenTest, OlderVersionsOpenAndAreMarkedVersionThree) {
+  for (char version : {1, 2}) {
+    SCOPED_TRACE(static_cast<int>(version));
+    TempDir dir;
+    MakeStore(dir.path());
+    SetFormatVersion(dir.path(), version);
+    {
+      StatusOr<std::unique_ptr<Store>> s = Store::Open(dir.path(), StoreOptions());
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+    }
+    // Version 3, which an older build refuses: this one may leave the
+    // objects behind the log, and only a build that replays can read that.
+    EXPECT_EQ(FormatRecord(dir.path()), std::string("\0\0\0\x03", 4));
+  }
 }
 
 TEST(OpenTest, GarbledCurrentIsRefused) {

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "storage/store.h"
 #include "tests/storage/child_process.h"
@@ -28,15 +29,21 @@ void Fail(int fd, const Status& st) {
   ::_exit(2);
 }
 
-// Opens the store at `arg` = "<path>:<always|batch|everysec>" and applies one
-// write after another (object, log entry, VV, HLC; a hold every 8th).
+// Opens the store at `arg` = "<path>:<always|batch|everysec>[-lag]" and
+// applies one write after another (object, log entry, VV, HLC; a hold every
+// 8th). With "-lag" the objects lag the log as a node that defers them
+// would leave them: a write logs its delta only and says how far the objects
+// are behind (ApplyBatch::objects_vv), and every 16th writes the objects of
+// the writes since the last such one and catches the mark up.
 // Reports "R\n" once open, then "A<seq>\n" for each write only after its
 // Apply returned OK ("E<status>\n" on an error). Never returns: the parent
 // SIGKILLs it.
 [[noreturn]] void RunWriter(int fd, const std::string& arg) {
   const size_t colon = arg.rfind(':');
   const std::string path = arg.substr(0, colon);
-  const std::string mode = arg.substr(colon + 1);
+  std::string mode = arg.substr(colon + 1);
+  const bool lag = mode.ends_with("-lag");
+  if (lag) mode.resize(mode.size() - 4);
   StoreOptions options;
   options.durability = mode == "always"  ? Durability::kAlways
                        : mode == "batch" ? Durability::kBatch
@@ -45,10 +52,22 @@ void Fail(int fd, const Status& st) {
   if (!store.ok()) Fail(fd, store.status());
   Report(fd, "R\n", 2);
   VersionVector vv = (*store)->version_vector();
+  VersionVector objects_vv = vv;  // Open has caught the objects up
+  std::vector<Delta> unwritten;
   for (uint64_t seq = vv.Get(kWriterOrigin) + 1;; ++seq) {
     const Delta d = SetDelta(kWriterOrigin, seq, Numbered("k", seq), Numbered("v", seq));
     vv.Advance(kWriterOrigin, seq);
     ApplyBatch batch = WriteBatchFor(d, vv);
+    if (lag) {
+      batch.objects.clear();
+      unwritten.push_back(d);
+      if (seq % 16 == 0) {
+        for (const Delta& w : unwritten) batch.merged_objects.emplace_back(w.key, w.object);
+        unwritten.clear();
+        objects_vv = vv;
+      }
+      batch.objects_vv = objects_vv;
+    }
     if (seq % 8 == 0) batch.put_holds.push_back(HoldRecord{Numbered("h", seq), d.key, 1, seq});
     if (Status st = (*store)->Apply(batch); !st.ok()) Fail(fd, st);
     const std::string ack = Numbered("A", seq).append("\n");
