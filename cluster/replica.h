@@ -13,6 +13,24 @@
 // is put whole, as is any object whose new state is not a join of the old
 // (a purge): see ReplicaOptions::merge_above_fields.
 //
+// Deferred object writes (ReplicaOptions::defer_object_writes). A commit
+// makes its writes durable by their log entries; a small object written by
+// a delta stays in the cache, pinned and "unwritten", and is put later.
+// Committed keys gather in the open generation; it closes at
+// generation_keys keys or generation_ms, is sorted by key off the strand,
+// and each later commit writes the next slice of it (a little more than the
+// commit's own writes), in key order, until it is written and the next can
+// close. Each key is so put once per generation however often it was
+// written, and the memtable sees inserts in order. The store's mark
+// (ApplyBatch::objects_vv) is the vector of the last generation written
+// whole: a crash loses nothing, since the store's open replays the log above
+// it. Store readers that need the latest objects flush first
+// (SnapshotObjects). Two rules keep the replay a join of what was already
+// joined: snapshot chunks, which have no log entries, are written at once;
+// and PurgeStep leaves alone every key a log entry above the mark touches
+// (the keys of the two generations), since replaying an older delta onto a
+// purged object could bring back what the purge dropped.
+//
 // Remote intervals that cannot be applied yet are held, not dropped:
 //   * a gap: interval.first() > VV[origin] + 1 (an earlier one is missing);
 //   * the clock bound: stamped more than max_clock_offset ahead of local
@@ -26,7 +44,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,7 +66,8 @@ namespace converge {
 struct ReplicaOptions {
   // Deltas stamped further ahead of local physical time are held. Default 500.
   uint64_t max_clock_offset_ms = 500;
-  // Objects kept in memory beyond those staged. Default 200,000.
+  // Objects kept in memory beyond those staged and those of the two
+  // generations of deferred writes (pinned until written). Default 200,000.
   size_t max_cached_objects = 200'000;
   // Remote intervals held for a gap or the clock bound. Default 4096.
   size_t max_held_intervals = 4096;
@@ -57,6 +78,24 @@ struct ReplicaOptions {
   // scans and compactions then never run the merge operator for them.
   // 0 merges every object; SIZE_MAX puts every object whole. Default 64.
   size_t merge_above_fields = 64;
+  // Defer the writes of small objects to the store (see the class comment).
+  // Default true.
+  bool defer_object_writes = true;
+  // A generation of committed keys closes at this many keys, or when its
+  // first key is this old. Defaults 16,384 and 100 ms (bench/RESULTS.md).
+  size_t generation_keys = 16'384;
+  uint64_t generation_ms = 100;
+  // Sort a closed generation on another thread. When it is done depends on
+  // that thread, so a simulation that must replay a seed exactly sorts on
+  // the strand. Default true.
+  bool sort_off_strand = true;
+  // PurgeStep writes every unwritten object, at most this often, when a key
+  // it would purge is in a generation (which it must otherwise skip: a key
+  // written all the time always is). Default 1,000 ms.
+  uint64_t purge_flush_interval_ms = 1'000;
+  // Write every unwritten object when the replica is destroyed, so the next
+  // open replays nothing. Tests set false to play a crash. Default true.
+  bool flush_at_close = true;
 };
 
 // What a commit produced, for replication.
@@ -75,7 +114,8 @@ class Replica {
 
   // REQUIRES: store and clock outlive the replica.
   Replica(Store* store, PhysicalClock* clock, ReplicaOptions options);
-  // Saves the live-key count for the next open (Store::SaveLiveKeys).
+  // Writes the unwritten objects (flush_at_close) and saves the live-key
+  // count for the next open (Store::SaveLiveKeys).
   ~Replica();
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;
@@ -139,9 +179,20 @@ class Replica {
   // error is returned: the node fails the writes of this cycle.
   StatusOr<CommitResult> Commit();
 
+  // Writes every committed object still unwritten (deferred writes), so that
+  // the store's objects are the committed state; with its mark caught up.
+  // REQUIRES: nothing staged (commit first), else FailedPrecondition.
+  Status FlushObjects();
+  // A store snapshot of the committed state: FlushObjects, then
+  // Store::SnapshotObjects. For readers that go around the cache (SCAN,
+  // DEBUG DIGEST); same REQUIRES.
+  StatusOr<std::unique_ptr<ObjectSnapshot>> SnapshotObjects();
+  // Committed objects the store does not have yet (INFO).
+  size_t unwritten_objects() const { return unwritten_; }
+
   // DEBUG DIGEST: the 40-hex digest of the committed live state (crdt/digest.h),
-  // read from one store snapshot.
-  StatusOr<std::string> Digest() const;
+  // read from one store snapshot (after FlushObjects; same REQUIRES).
+  StatusOr<std::string> Digest();
 
   // Origins with intervals held for the clock bound, and how far ahead (ms).
   std::map<ReplicaId, uint64_t> HeldForClock() const;
@@ -160,9 +211,18 @@ class Replica {
   // change, which stages the key.
   StatusOr<Entry*> Writable(std::string_view key);
   void LoadHolds();
+  // Before the first change of an entry in a cycle: an entry in a
+  // generation is never dropped by a failed commit (it may hold committed
+  // state the store lacks), so its committed object is kept to go back to.
+  void Changing(Entry* entry);
   // Marks the entry's key written this cycle and joins `delta` into its
   // staged delta; `delta` nullopt: put whole (a purge, not a join).
-  void Stage(Entry* entry, std::optional<Object> delta);
+  // `write_now`: never deferred (a snapshot chunk, which the log lacks).
+  void Stage(Entry* entry, std::optional<Object> delta, bool write_now = false);
+  // Takes the sorted generation when its sort is done (`wait`: waits).
+  void AdoptSorted(bool wait);
+  // Closes the open generation when it is due and the last one is written.
+  void MaybeCloseGeneration();
   // Whether Commit() writes this (cached, staged) object as a merge.
   bool CommitsAsMerge(const Object& object) const;
   void Hold(DeltaInterval interval, bool for_clock);
@@ -186,8 +246,32 @@ class Replica {
   struct StagedKey {
     Entry* entry = nullptr;
     std::optional<Object> delta;
+    bool write_now = false;
   };
   std::vector<StagedKey> staged_;
+
+  // Deferred writes. Entry::pin: the low bits are the staged position, and
+  // the flags below. An entry with any of them stays pinned.
+  static constexpr uint32_t kStagedMask = (1u << 28) - 1;
+  static constexpr uint32_t kOpenBit = 1u << 28;       // in open_
+  static constexpr uint32_t kFlushingBit = 1u << 29;   // in the flushing generation
+  static constexpr uint32_t kUnwrittenBit = 1u << 30;  // cached object ahead of the store
+  static constexpr uint32_t kSliceBit = 1u << 31;      // in this commit's slice
+  static constexpr uint32_t kListed = kOpenBit | kFlushingBit;
+  std::vector<Entry*> open_;       // keys committed since the last close
+  uint64_t open_since_ms_ = 0;     // when its first key came
+  std::vector<Entry*> flushing_;   // the closed generation, by key
+  size_t flushed_ = 0;             // flushing_[0, flushed_) written
+  VersionVector flushing_vv_;      // the committed vector when it closed
+  std::future<std::vector<Entry*>> sorting_;  // the closed generation, being sorted
+  size_t unwritten_ = 0;           // entries with kUnwrittenBit
+  // Every committed delta at or below it is in the store's objects; and what
+  // the store was last told (nullopt: caught up, no mark recorded).
+  VersionVector mark_;
+  std::optional<VersionVector> recorded_mark_;
+  // Committed objects of the entries in a generation changed this cycle
+  // (Changing), to go back to if the commit fails.
+  std::vector<std::pair<Entry*, Object>> rollback_;
   std::optional<DeltaInterval> staged_local_;
   std::vector<DeltaInterval> staged_remote_;
   std::vector<std::string> staged_erase_;
@@ -203,6 +287,7 @@ class Replica {
   std::map<std::string, IdempotencyRecord> staged_idem_;
 
   std::string purge_cursor_;
+  uint64_t last_purge_flush_ms_ = 0;
   uint64_t live_keys_ = 0;
   uint64_t committed_live_keys_ = 0;
 };

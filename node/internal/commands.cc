@@ -509,7 +509,7 @@ void CommandTable::Scan(ClientState&, const Args& a, std::string* out) {
     after = *last;
   }
   s_.commit_now();
-  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects();
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.replica->SnapshotObjects();
   if (!snap.ok()) return ErrorFromStatus(snap.status(), out);
   std::vector<std::string> keys;
   std::string last;
@@ -539,7 +539,7 @@ void CommandTable::Scan(ClientState&, const Args& a, std::string* out) {
 
 void CommandTable::Keys(ClientState&, const Args& a, std::string* out) {
   s_.commit_now();
-  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects();
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.replica->SnapshotObjects();
   if (!snap.ok()) return ErrorFromStatus(snap.status(), out);
   std::vector<std::string> keys;
   auto& it = **snap;

@@ -275,7 +275,7 @@ void CommandTable::RcDrain(ClientState&, const Args& a, std::string* out) {
   // Which keys: a scan of the committed objects (staged writes first).
   std::vector<std::string> keys;
   s_.commit_now();
-  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects();
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.replica->SnapshotObjects();
   if (!snap.ok()) return ErrorFromStatus(snap.status(), out);
   for ((*snap)->SeekToFirst(); (*snap)->Valid(); (*snap)->Next()) {
     StatusOr<Object> o = (*snap)->object();
@@ -322,7 +322,7 @@ void CommandTable::SweepIdempotency() {
 std::string CommandTable::RcLines() {
   std::string t;
   s_.commit_now();
-  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects();
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.replica->SnapshotObjects();
   if (!snap.ok()) return t;
   size_t shown = 0;
   for ((*snap)->SeekToFirst(); (*snap)->Valid() && shown < 100; (*snap)->Next()) {

@@ -330,7 +330,7 @@ std::string CommandTable::InfoText(std::string_view section) {
 void CommandTable::ClusterNodes(std::string* out) {
   std::vector<std::pair<std::string, ReservationCounter>> rcs;
   s_.commit_now();
-  if (StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects(); snap.ok()) {
+  if (StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.replica->SnapshotObjects(); snap.ok()) {
     for ((*snap)->SeekToFirst(); (*snap)->Valid() && rcs.size() < 20; (*snap)->Next()) {
       StatusOr<Object> o = (*snap)->object();
       if (o.ok() && o->As<ReservationCounter>() != nullptr) {
@@ -361,7 +361,8 @@ void CommandTable::ClusterNodes(std::string* out) {
 // moved again (only it could move them): the operator should hear of it, and
 // of RC.DRAIN, which would have moved them first.
 void CommandTable::WarnOfStrandedRights(ReplicaId member, const std::string& name) {
-  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.store->SnapshotObjects();
+  s_.commit_now();  // the snapshot is of the committed state
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = s_.replica->SnapshotObjects();
   if (!snap.ok()) return;
   int64_t units = 0;
   size_t counters = 0;

@@ -91,6 +91,7 @@ void SimCluster::OpenNode(int i) {
   ReplicaOptions replica_options;
   const size_t kMergeThresholds[] = {0, ReplicaOptions().merge_above_fields, SIZE_MAX};
   replica_options.merge_above_fields = kMergeThresholds[i % 3];
+  replica_options.sort_off_strand = false;  // a seed replays the same run
   n.replica = std::make_unique<Replica>(n.store.get(), &n.clock, replica_options);
   n.network = std::make_unique<Network>(this, i);
   MemberRecord self{n.id, "n" + std::to_string(i), "", "sim:" + std::to_string(i), false};
