@@ -138,9 +138,24 @@ StatusOr<const Object*> Replica::Read(std::string_view key) {
 }
 
 void Replica::Changing(Entry* entry) {
-  if ((entry->pin & kStagedMask) == 0 && (entry->pin & kListed) != 0) {
+  // Only an unwritten object needs a copy: the store has the committed state
+  // of any other, and a failed commit reloads it from there. (A large hash
+  // written as merges is copied so at most until a slice writes it.)
+  if ((entry->pin & kStagedMask) == 0 && (entry->pin & kUnwrittenBit) != 0) {
     rollback_.emplace_back(entry, entry->object);
   }
+}
+
+void Replica::Unlist(Entry* entry) {
+  AdoptSorted(/*wait=*/true);
+  for (std::vector<Entry*>* list : {&open_, &flushing_}) {
+    auto it = std::find(list->begin(), list->end(), entry);
+    if (it == list->end()) continue;
+    if (list == &flushing_ && static_cast<size_t>(it - list->begin()) < flushed_) --flushed_;
+    list->erase(it);
+  }
+  if ((entry->pin & kUnwrittenBit) != 0) --unwritten_;
+  entry->pin &= ~(kListed | kUnwrittenBit);
 }
 
 void Replica::Stage(Entry* entry, std::optional<Object> delta, bool write_now) {
@@ -369,9 +384,15 @@ StatusOr<CommitResult> Replica::Commit() {
     uint32_t pin = e->pin;
     if ((pin & kSliceBit) != 0) {
       // Put whole by the slice, this cycle's change included.
-    } else if (staged.delta && CommitsAsMerge(e->object)) {
-      // Moved: staged_ is cleared below whatever Apply returns.
+    } else if (staged.delta && CommitsAsMerge(e->object) && (pin & kUnwrittenBit) == 0) {
+      // Moved: staged_ is cleared below whatever Apply returns. (An object
+      // that grew large while unwritten is put whole once, below: kept
+      // unwritten, every change would copy it for the rollback.)
       batch.merged_objects.emplace_back(key, std::move(*staged.delta));
+    } else if (staged.delta && CommitsAsMerge(e->object)) {
+      batch.objects.emplace_back(key, e->object);
+      --unwritten;
+      pin &= ~kUnwrittenBit;
     } else if (staged.delta && !staged.write_now && options_.defer_object_writes) {
       if ((pin & kUnwrittenBit) == 0) ++unwritten;
       pin |= kUnwrittenBit;
@@ -430,10 +451,21 @@ StatusOr<CommitResult> Replica::Commit() {
       it->first->object = std::move(it->second);
     }
     for (const StagedKey& staged : staged_) {
-      staged.entry->pin &= ~kStagedMask;
-      // In a generation, it stays (its committed object is back); otherwise
-      // the store has it, and the cache forgets what failed.
-      if ((staged.entry->pin & kListed) == 0) cache_.Erase(staged.entry);
+      Entry* e = staged.entry;
+      e->pin &= ~kStagedMask;
+      // Unwritten, its committed object is back (rollback_). Written, the
+      // store has it: an entry in a generation reloads it (the generation
+      // holds its address), any other is forgotten and loaded when read.
+      if ((e->pin & kUnwrittenBit) != 0) continue;
+      if ((e->pin & kListed) != 0) {
+        StatusOr<std::optional<Object>> stored = store_->GetObject(e->key());
+        if (stored.ok()) {
+          e->object = stored->value_or(Object());
+          continue;
+        }
+        Unlist(e);
+      }
+      cache_.Erase(e);
     }
     for (const std::string& key : staged_erase_) cache_.Erase(key);
     vv_ = committed_vv_;

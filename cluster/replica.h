@@ -211,10 +211,13 @@ class Replica {
   // change, which stages the key.
   StatusOr<Entry*> Writable(std::string_view key);
   void LoadHolds();
-  // Before the first change of an entry in a cycle: an entry in a
-  // generation is never dropped by a failed commit (it may hold committed
-  // state the store lacks), so its committed object is kept to go back to.
+  // Before the first change of an entry in a cycle: an unwritten entry holds
+  // committed state the store lacks, so a failed commit must not drop it;
+  // its committed object is kept to go back to.
   void Changing(Entry* entry);
+  // Takes an entry out of the generations (a failed commit that cannot
+  // reload it). Linear in their size; only on that path.
+  void Unlist(Entry* entry);
   // Marks the entry's key written this cycle and joins `delta` into its
   // staged delta; `delta` nullopt: put whole (a purge, not a join).
   // `write_now`: never deferred (a snapshot chunk, which the log lacks).
@@ -269,7 +272,7 @@ class Replica {
   // the store was last told (nullopt: caught up, no mark recorded).
   VersionVector mark_;
   std::optional<VersionVector> recorded_mark_;
-  // Committed objects of the entries in a generation changed this cycle
+  // Committed objects of the unwritten entries changed this cycle
   // (Changing), to go back to if the commit fails.
   std::vector<std::pair<Entry*, Object>> rollback_;
   std::optional<DeltaInterval> staged_local_;

@@ -253,6 +253,10 @@ std::string CommandTable::InfoText(std::string_view section) {
     }
     line("retired_ids", retired);
     line("damaged_merge_inputs", std::to_string(s_.store->Stats().damaged_merge_inputs));
+    // Committed objects still to be written (deferred writes; the log has
+    // them), and what the last open replayed into the objects.
+    line("objects_unwritten", std::to_string(s_.replica->unwritten_objects()));
+    line("replayed_log_entries", std::to_string(s_.store->Stats().replayed_log_entries));
   }
   if (want("replication")) {
     const std::vector<MemberView> members = s_.replicator->Members();
