@@ -358,9 +358,11 @@ StatusOr<CommitResult> Replica::Commit() {
   size_t unwritten = unwritten_;
 
   // The slice: the next unwritten keys of the flushing generation, a little
-  // more than this commit's own writes (more when nothing else is written).
+  // more than this commit's own writes; 256 when nothing else is written
+  // (the commits of read-only cycles and of the gossip tick: 2,048 cost GET
+  // at -P 16 a p99 of 7.7 ms right after a write test).
   ApplyBatch batch;
-  const size_t want = staged_any ? std::max<size_t>(staged_.size() * 5 / 4, 16) : 2048;
+  const size_t want = staged_any ? std::max<size_t>(staged_.size() * 5 / 4, 16) : 256;
   size_t next = flushed_;
   size_t sliced = 0;
   for (; next < flushing_.size() && sliced < want; ++next) {
