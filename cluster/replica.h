@@ -226,6 +226,12 @@ class Replica {
   void AdoptSorted(bool wait);
   // Closes the open generation when it is due and the last one is written.
   void MaybeCloseGeneration();
+  // A failed commit: undoes what it changed in the cache and the vector.
+  void UndoCommit(size_t open_before);
+  // Puts back the objects Changing kept (a failed or abandoned cycle).
+  void RestoreCommittedObjects();
+  // Forgets everything staged (after a commit, failed or not).
+  void ClearStaged();
   // Whether Commit() writes this (cached, staged) object as a merge.
   bool CommitsAsMerge(const Object& object) const;
   void Hold(DeltaInterval interval, bool for_clock);
@@ -275,6 +281,9 @@ class Replica {
   // Committed objects of the unwritten entries changed this cycle
   // (Changing), to go back to if the commit fails.
   std::vector<std::pair<Entry*, Object>> rollback_;
+  // The pins a commit changed, as they were (undone if it fails); a member
+  // so that a commit allocates nothing for it.
+  std::vector<std::pair<Entry*, uint32_t>> pin_undo_;
   std::optional<DeltaInterval> staged_local_;
   std::vector<DeltaInterval> staged_remote_;
   std::vector<std::string> staged_erase_;

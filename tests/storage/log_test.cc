@@ -23,17 +23,12 @@ namespace converge {
 namespace {
 
 using testing::Numbered;
+using testing::OpenOrDie;
 using testing::SetDelta;
 
 constexpr ReplicaId kA = 0xA1;
 constexpr ReplicaId kB = 0xB2;
 constexpr ReplicaId kC = 0xC3;
-
-std::unique_ptr<Store> OpenOrDie(const std::string& path, const StoreOptions& o) {
-  auto s = Store::Open(path, o);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return s.ok() ? std::move(s).value() : nullptr;
-}
 
 TEST(LogTest, TrimLogDeletesAtOrBelowStableAndRaisesFloor) {
   testing::TempDir dir;

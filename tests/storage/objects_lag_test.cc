@@ -25,17 +25,12 @@ namespace converge {
 namespace {
 
 using testing::Numbered;
+using testing::OpenOrDie;
 using testing::SetDelta;
 
 constexpr ReplicaId kA = 0xA1;
 constexpr ReplicaId kB = 0xB2;
 constexpr ReplicaId kC = 0xC3;
-
-std::unique_ptr<Store> OpenOrDie(const std::string& path, const StoreOptions& o) {
-  auto s = Store::Open(path, o);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return s.ok() ? std::move(s).value() : nullptr;
-}
 
 std::optional<Object> Stored(const Store& store, const std::string& key) {
   auto o = store.GetObject(key);
@@ -313,34 +308,29 @@ TEST(ObjectsLagTest, CapStopsAtTheObjects) {
   EXPECT_GE(store->log_floor().Get(kA), 20u);
 }
 
-TEST(ObjectsLagTest, DamagedLogEntryTheObjectsNeedIsRefused) {
+// A store left with ten objects behind the log, then `damage` planted in it:
+// the open must refuse it as Corruption naming `what`.
+void ExpectDamageRefused(const testing::RawPut& damage, const std::string& what) {
   testing::TempDir dir;
   {
-    auto store = OpenOrDie(dir.path(), StoreOptions());
+    auto store = testing::OpenOrDie(dir.path(), StoreOptions());
     ASSERT_NE(store, nullptr);
     VersionVector vv;
     WriteThenDefer(*store, &vv);
   }
-  testing::PutRaw(dir.path(), {{"log", storage_internal::LogKey(kA, 15), "\x01garbage"}});
+  testing::PutRaw(dir.path(), {damage});
   auto s = Store::Open(dir.path(), StoreOptions());
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kCorruption) << s.status().ToString();
-  EXPECT_NE(s.status().message().find("lag the log"), std::string::npos) << s.status().ToString();
+  EXPECT_NE(s.status().message().find(what), std::string::npos) << s.status().ToString();
+}
+
+TEST(ObjectsLagTest, DamagedLogEntryTheObjectsNeedIsRefused) {
+  ExpectDamageRefused({"log", storage_internal::LogKey(kA, 15), "\x01garbage"}, "lag the log");
 }
 
 TEST(ObjectsLagTest, DamagedMarkIsRefused) {
-  testing::TempDir dir;
-  {
-    auto store = OpenOrDie(dir.path(), StoreOptions());
-    ASSERT_NE(store, nullptr);
-    VersionVector vv;
-    WriteThenDefer(*store, &vv);
-  }
-  testing::PutRaw(dir.path(), {{"meta", "objects_vv", "\xff\xff"}});
-  auto s = Store::Open(dir.path(), StoreOptions());
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), StatusCode::kCorruption) << s.status().ToString();
-  EXPECT_NE(s.status().message().find("objects_vv"), std::string::npos) << s.status().ToString();
+  ExpectDamageRefused({"meta", "objects_vv", "\xff\xff"}, "objects_vv");
 }
 
 // A backup taken while the objects lag replays when it is opened.

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -105,6 +106,13 @@ inline ApplyBatch WriteBatchFor(const Delta& d, const VersionVector& vv) {
   b.version_vector = vv;
   b.hlc_high_water = d.ts;
   return b;
+}
+
+// Store::Open, with a failure reported to the test and nullptr returned.
+inline std::unique_ptr<Store> OpenOrDie(const std::string& path, const StoreOptions& o) {
+  auto s = Store::Open(path, o);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
 }
 
 struct RawPut {
