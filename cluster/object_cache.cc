@@ -79,6 +79,10 @@ ObjectCache::Entry* ObjectCache::Find(std::string_view key) {
   return e;
 }
 
+const ObjectCache::Entry* ObjectCache::Peek(std::string_view key) const {
+  return table_[Probe(key, Hash(key))].entry;
+}
+
 ObjectCache::Entry& ObjectCache::Insert(std::string_view key, Object object) {
   const size_t hash = Hash(key);
   if (Entry* present = table_[Probe(key, hash)].entry) {

@@ -60,6 +60,10 @@ class ObjectCache {
     // Nonzero: pinned, never evicted. The value is the owner's: the Replica
     // keeps a staged key's 1-based position in its list of staged keys.
     uint32_t pin = 0;
+    // The owner's too: the Replica sets it once the store holds the key
+    // (loaded from it, or committed), so that a deferred write never leaves
+    // a key only in the cache (Replica::SnapshotObjects' overlay).
+    bool stored = false;
 
     std::string_view key() const { return {reinterpret_cast<const char*>(this + 1), key_size_}; }
 
@@ -82,6 +86,8 @@ class ObjectCache {
 
   // The cached entry, or nullptr; marks it recently used.
   Entry* Find(std::string_view key);
+  // The same without marking it (a reader's look that must not keep it).
+  const Entry* Peek(std::string_view key) const;
   // Caches `object` at `key` (which must be absent), evicting first if the
   // cache is at capacity; pinned entries stay.
   Entry& Insert(std::string_view key, Object object);

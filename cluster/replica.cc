@@ -104,7 +104,10 @@ StatusOr<ObjectCache::Entry*> Replica::Writable(std::string_view key) {
   if (Entry* cached = cache_.Find(key)) return cached;
   StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
   if (!loaded.ok()) return loaded.status();
-  return &Cached(key, loaded->value_or(Object()));
+  const bool stored = loaded->has_value();
+  Entry& e = Cached(key, std::move(*loaded).value_or(Object()));
+  e.stored = stored;
+  return &e;
 }
 
 StatusOr<Object> Replica::Get(std::string_view key) {
@@ -125,7 +128,9 @@ StatusOr<const Object*> Replica::Read(std::string_view key) {
     static const Object* const kAbsent = new Object();
     return kAbsent;
   }
-  return &Cached(key, std::move(**loaded)).object;
+  Entry& e = Cached(key, std::move(**loaded));
+  e.stored = true;
+  return &e.object;
 }
 
 void Replica::Stage(Entry* entry, std::optional<Object> delta, bool write_now) {
@@ -183,7 +188,9 @@ void Replica::JoinInterval(const DeltaInterval& interval) {
       // A key whose stored bytes are damaged is rebuilt from the join rather
       // than blocking replication of everything else; the damage itself is
       // reported by the store's reads elsewhere.
-      entry = &Cached(key, loaded.ok() ? loaded->value_or(Object()) : Object());
+      const bool stored = loaded.ok() && loaded->has_value();
+      entry = &Cached(key, stored ? std::move(**loaded) : Object());
+      entry->stored = stored;
     }
     const bool was_live = entry->object.Live();
     Changing(entry);

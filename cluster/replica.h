@@ -24,8 +24,9 @@
 // written, and the memtable sees inserts in order. The store's mark
 // (ApplyBatch::objects_vv) is the vector of the last generation written
 // whole: a crash loses nothing, since the store's open replays the log above
-// it. Store readers that need the latest objects flush first
-// (SnapshotObjects). Two rules keep the replay a join of what was already
+// it. Readers that go around the cache see the unwritten objects laid over
+// the store's (SnapshotObjects); for that, a key new to the store is put at
+// once, and deferred from its next write on. Two rules keep the replay a join of what was already
 // joined: snapshot chunks, which have no log entries, are written at once;
 // and PurgeStep leaves alone every key a log entry above the mark touches
 // (the keys of the two generations), since replaying an older delta onto a
@@ -183,15 +184,16 @@ class Replica {
   // the store's objects are the committed state; with its mark caught up.
   // REQUIRES: nothing staged (commit first), else FailedPrecondition.
   Status FlushObjects();
-  // A store snapshot of the committed state: FlushObjects, then
-  // Store::SnapshotObjects. For readers that go around the cache (SCAN,
-  // DEBUG DIGEST); same REQUIRES.
+  // A snapshot of the committed state: the store's, with the unwritten
+  // objects laid over it (nothing is written). For readers that go around
+  // the cache (SCAN, DEBUG DIGEST); same REQUIRES. Valid until the replica
+  // next changes (a Mutate, ApplyRemote, Commit, ...): read it at once.
   StatusOr<std::unique_ptr<ObjectSnapshot>> SnapshotObjects();
   // Committed objects the store does not have yet (INFO).
   size_t unwritten_objects() const { return unwritten_; }
 
   // DEBUG DIGEST: the 40-hex digest of the committed live state (crdt/digest.h),
-  // read from one store snapshot (after FlushObjects; same REQUIRES).
+  // read from one SnapshotObjects (same REQUIRES).
   StatusOr<std::string> Digest();
 
   // Origins with intervals held for the clock bound, and how far ahead (ms).

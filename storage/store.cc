@@ -451,8 +451,15 @@ std::string_view ObjectSnapshot::key() const {
   return std::string_view(it_->key().data(), it_->key().size());
 }
 StatusOr<Object> ObjectSnapshot::object() const {
+  if (overlay_) {
+    if (const Object* newer = overlay_(key())) return *newer;
+  }
   return DecodeValue<Object>(kObjectsCf, key(),
                              std::string_view(it_->value().data(), it_->value().size()));
+}
+void ObjectSnapshot::SetOverlay(Overlay overlay, VersionVector vv) {
+  overlay_ = std::move(overlay);
+  vv_ = std::move(vv);
 }
 Status ObjectSnapshot::status() const {
   if (it_->status().ok()) return Status::Ok();

@@ -236,6 +236,15 @@ class ObjectSnapshot {
   // The iterator's error, when !Valid() because of one.
   Status status() const;
 
+  // Objects newer than the store's, by key, for a writer that holds some of
+  // its writes back (the Replica's deferred writes): object() yields the
+  // overlay's object for a key it answers (non-null), the store's otherwise;
+  // version_vector() becomes `vv`. It adds no keys: the writer keeps every
+  // key it overlays in the store. What the overlay points to must hold still
+  // while the snapshot is read.
+  using Overlay = std::function<const Object*(std::string_view key)>;
+  void SetOverlay(Overlay overlay, VersionVector vv);
+
  private:
   friend class Store;
   ObjectSnapshot(rocksdb::DB* db, const rocksdb::Snapshot* snapshot,
@@ -245,6 +254,7 @@ class ObjectSnapshot {
   const rocksdb::Snapshot* snapshot_;
   std::unique_ptr<rocksdb::Iterator> it_;
   VersionVector vv_;
+  Overlay overlay_;
 };
 
 class Store {

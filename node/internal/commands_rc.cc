@@ -283,6 +283,7 @@ void CommandTable::RcDrain(ClientState&, const Args& a, std::string* out) {
     if (rc != nullptr && rc->Rights(self) > 0) keys.emplace_back((*snap)->key());
   }
   if (!(*snap)->status().ok()) return ErrorFromStatus((*snap)->status(), out);
+  snap->reset();  // it holds only until the replica changes, as Mutate does
   int64_t moved = 0;
   for (const std::string& key : keys) {
     StatusOr<const Object*> o = s_.replica->Read(key);

@@ -14,6 +14,7 @@
 // is delivered first and the clock moves on after it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -103,6 +104,37 @@ uint64_t LiveIn(const std::map<std::string, std::string>& view) {
   return live;
 }
 
+// SnapshotObjects, the readers' view around the cache (SCAN, DIGEST), is the
+// committed state, deferred writes included, and writes nothing to get it.
+void ExpectSnapshotIsCommitted(Node& node, const std::map<std::string, std::string>& committed) {
+  const uint64_t applies = node.store->Stats().applies;
+  StatusOr<std::unique_ptr<ObjectSnapshot>> snap = node.replica->SnapshotObjects();
+  ASSERT_OK(snap);
+  ObjectSnapshot& it = **snap;
+  EXPECT_EQ(it.version_vector(), node.replica->committed_version_vector());
+  std::map<std::string, std::string> seen;
+  for (it.SeekToFirst(); it.Valid(); it.Next()) {
+    StatusOr<Object> o = it.object();
+    ASSERT_OK(o);
+    seen[std::string(it.key())] = Encode(*o);
+  }
+  ASSERT_OK(it.status());
+  const std::string absent = Encode(Object());
+  for (const auto& [key, bytes] : committed) {
+    auto found = seen.find(key);
+    if (found == seen.end()) {
+      EXPECT_EQ(bytes, absent) << key << " committed but missing from the snapshot ("
+                               << node.replica->unwritten_objects() << " unwritten)";
+    } else {
+      EXPECT_EQ(found->second, bytes) << key << " differs in the snapshot";
+    }
+  }
+  EXPECT_EQ(seen.size(), std::count_if(committed.begin(), committed.end(),
+                                       [&](const auto& kv) { return seen.count(kv.first) != 0; }))
+      << "the snapshot has keys never written";
+  EXPECT_EQ(node.store->Stats().applies, applies) << "the snapshot wrote to the store";
+}
+
 TEST(ReplicaDeferTest, TheCommittedStateSurvivesFailuresCrashesAndPurges) {
   const uint64_t seed = testing::AnnounceSeed("ReplicaDeferTest.TheCommittedStateSurvives");
   SCOPED_TRACE(Numbered("seed=", seed));
@@ -158,6 +190,7 @@ TEST(ReplicaDeferTest, TheCommittedStateSurvivesFailuresCrashesAndPurges) {
         undelivered.erase(undelivered.begin());
       }
       committed = View(*node.replica);
+      ExpectSnapshotIsCommitted(node, committed);
     } else {
       ++failed;
     }
