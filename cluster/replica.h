@@ -83,9 +83,10 @@ struct ReplicaOptions {
   // Default true.
   bool defer_object_writes = true;
   // A generation of committed keys closes at this many keys, or when its
-  // first key is this old. Defaults 16,384 and 100 ms (bench/RESULTS.md).
-  size_t generation_keys = 16'384;
-  uint64_t generation_ms = 100;
+  // first key is this old. Defaults 131,072 and 1,000 ms: against 16,384
+  // and 100 ms, 1.7x INCR and 1.9x SET at -P 16 (bench/RESULTS.md).
+  size_t generation_keys = 131'072;
+  uint64_t generation_ms = 1'000;
   // Sort a closed generation on another thread. When it is done depends on
   // that thread, so a simulation that must replay a seed exactly sorts on
   // the strand. Default true.

@@ -238,8 +238,9 @@ void Replica::MaybeCloseGeneration() {
     flushed_ = 0;
     return;
   }
-  // Off the strand: 16k keys take ~2.5 ms to sort (bench/RESULTS.md). The
-  // sort reads only the keys' bytes, which never change, of entries pinned
+  // Off the strand: 16k keys took ~2.5 ms to sort (bench/RESULTS.md), and a
+  // generation holds up to eight times as many. The sort reads only the
+  // keys' bytes, which never change, of entries pinned
   // until the generation is written.
   sorting_ = std::async(std::launch::async, [gen = std::move(open_), by_key]() mutable {
     std::sort(gen.begin(), gen.end(), by_key);
