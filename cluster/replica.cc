@@ -95,9 +95,11 @@ StatusOr<std::optional<IdempotencyRecord>> Replica::FindIdempotency(const std::s
   return store_->GetIdempotency(key);
 }
 
-ObjectCache::Entry& Replica::Cached(std::string_view key, Object loaded) {
+ObjectCache::Entry& Replica::Cached(std::string_view key, Object loaded, bool stored) {
   // Staged entries are pinned: Commit() writes them from the cache.
-  return cache_.Insert(key, std::move(loaded));
+  Entry& e = cache_.Insert(key, std::move(loaded));
+  e.stored = stored;
+  return e;
 }
 
 StatusOr<ObjectCache::Entry*> Replica::Writable(std::string_view key) {
@@ -105,9 +107,7 @@ StatusOr<ObjectCache::Entry*> Replica::Writable(std::string_view key) {
   StatusOr<std::optional<Object>> loaded = store_->GetObject(key);
   if (!loaded.ok()) return loaded.status();
   const bool stored = loaded->has_value();
-  Entry& e = Cached(key, std::move(*loaded).value_or(Object()));
-  e.stored = stored;
-  return &e;
+  return &Cached(key, std::move(*loaded).value_or(Object()), stored);
 }
 
 StatusOr<Object> Replica::Get(std::string_view key) {
@@ -128,9 +128,7 @@ StatusOr<const Object*> Replica::Read(std::string_view key) {
     static const Object* const kAbsent = new Object();
     return kAbsent;
   }
-  Entry& e = Cached(key, std::move(**loaded));
-  e.stored = true;
-  return &e.object;
+  return &Cached(key, std::move(**loaded), /*stored=*/true).object;
 }
 
 void Replica::Stage(Entry* entry, std::optional<Object> delta, bool write_now) {
@@ -189,8 +187,7 @@ void Replica::JoinInterval(const DeltaInterval& interval) {
       // than blocking replication of everything else; the damage itself is
       // reported by the store's reads elsewhere.
       const bool stored = loaded.ok() && loaded->has_value();
-      entry = &Cached(key, stored ? std::move(**loaded) : Object());
-      entry->stored = stored;
+      entry = &Cached(key, stored ? std::move(**loaded) : Object(), stored);
     }
     const bool was_live = entry->object.Live();
     Changing(entry);

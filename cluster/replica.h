@@ -26,11 +26,12 @@
 // whole: a crash loses nothing, since the store's open replays the log above
 // it. Readers that go around the cache see the unwritten objects laid over
 // the store's (SnapshotObjects); for that, a key new to the store is put at
-// once, and deferred from its next write on. Two rules keep the replay a join of what was already
-// joined: snapshot chunks, which have no log entries, are written at once;
-// and PurgeStep leaves alone every key a log entry above the mark touches
-// (the keys of the two generations), since replaying an older delta onto a
-// purged object could bring back what the purge dropped.
+// once, and deferred from its next write on. Two rules keep the replay a
+// join of what was already joined: snapshot chunks, which have no log
+// entries, are written at once; and PurgeStep leaves alone every key a log
+// entry above the mark touches (the keys of the two generations), since
+// replaying an older delta onto a purged object could bring back what the
+// purge dropped.
 //
 // Remote intervals that cannot be applied yet are held, not dropped:
 //   * a gap: interval.first() > VV[origin] + 1 (an earlier one is missing);
@@ -84,7 +85,8 @@ struct ReplicaOptions {
   bool defer_object_writes = true;
   // A generation of committed keys closes at this many keys, or when its
   // first key is this old. Defaults 131,072 and 1,000 ms: against 16,384
-  // and 100 ms, 1.7x INCR and 1.9x SET at -P 16 (bench/RESULTS.md).
+  // and 100 ms (which SCAN's flush needed), 1.69x INCR and 1.62x SET at
+  // -P 16 (bench/RESULTS.md, 2026-12-07 22:25).
   size_t generation_keys = 131'072;
   uint64_t generation_ms = 1'000;
   // Sort a closed generation on another thread. When it is done depends on
@@ -208,8 +210,12 @@ class Replica {
 
  private:
   using Entry = ObjectCache::Entry;
-  // Caches `loaded` at `key`; staged keys are never evicted to make room.
-  Entry& Cached(std::string_view key, Object loaded);
+  // Caches `loaded` at `key`, `stored` if the store holds the key;
+  // staged keys are never evicted to make room.
+  Entry& Cached(std::string_view key, Object loaded, bool stored);
+  // FailedPrecondition when writes are staged: FlushObjects and
+  // SnapshotObjects read or write the committed state only.
+  Status RequireNothingStaged(std::string_view what) const;
   // The cache entry of `key`, loaded (or created empty) if not cached: for a
   // change, which stages the key.
   StatusOr<Entry*> Writable(std::string_view key);

@@ -4,6 +4,8 @@
 // rest of Replica is in replica.cc.
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "cluster/replica.h"
@@ -240,8 +242,8 @@ void Replica::MaybeCloseGeneration() {
   }
   // Off the strand: 16k keys took ~2.5 ms to sort (bench/RESULTS.md), and a
   // generation holds up to eight times as many. The sort reads only the
-  // keys' bytes, which never change, of entries pinned
-  // until the generation is written.
+  // keys' bytes, which never change, of entries pinned until the generation
+  // is written.
   sorting_ = std::async(std::launch::async, [gen = std::move(open_), by_key]() mutable {
     std::sort(gen.begin(), gen.end(), by_key);
     return std::move(gen);
@@ -249,10 +251,14 @@ void Replica::MaybeCloseGeneration() {
   open_.clear();
 }
 
+Status Replica::RequireNothingStaged(std::string_view what) const {
+  if (!HasStaged() && snapshot_floor_.empty()) return Status::Ok();
+  return FailedPreconditionError("objects " + std::string(what) +
+                                 " with writes staged: commit first");
+}
+
 Status Replica::FlushObjects() {
-  if (HasStaged() || !snapshot_floor_.empty()) {
-    return FailedPreconditionError("objects flushed with writes staged: commit first");
-  }
+  CONVERGE_RETURN_IF_ERROR(RequireNothingStaged("flushed"));
   AdoptSorted(/*wait=*/true);
   std::vector<Entry*> unwritten;
   for (const std::vector<Entry*>* list : {&flushing_, &open_}) {
@@ -282,9 +288,7 @@ Status Replica::FlushObjects() {
 }
 
 StatusOr<std::unique_ptr<ObjectSnapshot>> Replica::SnapshotObjects() {
-  if (HasStaged() || !snapshot_floor_.empty()) {
-    return FailedPreconditionError("objects snapshotted with writes staged: commit first");
-  }
+  CONVERGE_RETURN_IF_ERROR(RequireNothingStaged("snapshotted"));
   // No flush: writing a generation's backlog stalled the strand for as
   // long as its size (bench/RESULTS.md). The store has every key (Commit
   // puts a new one at once), so the unwritten objects overlay its values;

@@ -14,7 +14,6 @@
 // is delivered first and the clock moves on after it.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -129,9 +128,9 @@ void ExpectSnapshotIsCommitted(Node& node, const std::map<std::string, std::stri
       EXPECT_EQ(found->second, bytes) << key << " differs in the snapshot";
     }
   }
-  EXPECT_EQ(seen.size(), std::count_if(committed.begin(), committed.end(),
-                                       [&](const auto& kv) { return seen.count(kv.first) != 0; }))
-      << "the snapshot has keys never written";
+  for (const auto& [key, bytes] : seen) {
+    EXPECT_EQ(committed.count(key), 1u) << key << " in the snapshot was never written";
+  }
   EXPECT_EQ(node.store->Stats().applies, applies) << "the snapshot wrote to the store";
 }
 
